@@ -1,0 +1,89 @@
+//! Effective agent config: `agents.defaults` deep-merged with the agent's
+//! entry, each value tagged with where it came from. Operators must never have
+//! to guess what a chain inherits (DESIGN §1).
+
+use serde::{Deserialize, Serialize};
+
+use super::{AgentId, Config, HarnessFallback, ModelRef, Runtime};
+
+/// Where an effective value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// Set on the agent's own entry.
+    Agent,
+    /// Inherited from `agents.defaults`.
+    Defaults,
+    /// Neither set it; Switchyard's built-in default applies.
+    Builtin,
+}
+
+impl Source {
+    pub fn is_inherited(self) -> bool {
+        self != Source::Agent
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sourced<T> {
+    pub value: T,
+    pub source: Source,
+}
+
+/// What an agent will actually run with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EffectiveAgent {
+    pub id: AgentId,
+    pub name: String,
+    /// `None` only when neither the agent nor the defaults name a primary model.
+    pub primary: Option<Sourced<ModelRef>>,
+    pub fallbacks: Sourced<Vec<ModelRef>>,
+    pub runtime: Sourced<Runtime>,
+    pub fallback: Sourced<HarnessFallback>,
+}
+
+/// The agent's own value if set, else the defaults' value.
+fn pick<T: Clone>(agent: Option<&T>, defaults: Option<&T>) -> Option<Sourced<T>> {
+    agent
+        .map(|v| (v, Source::Agent))
+        .or_else(|| defaults.map(|v| (v, Source::Defaults)))
+        .map(|(value, source)| Sourced {
+            value: value.clone(),
+            source,
+        })
+}
+
+fn or_builtin<T>(sourced: Option<Sourced<T>>, builtin: T) -> Sourced<T> {
+    sourced.unwrap_or(Sourced {
+        value: builtin,
+        source: Source::Builtin,
+    })
+}
+
+impl EffectiveAgent {
+    /// Resolves agent `id`, which must be a key of `config.agents.entries`.
+    pub(super) fn resolve(config: &Config, id: &AgentId) -> Self {
+        let entry = &config.agents.entries[id];
+        let (model, harness) = (&entry.model, &entry.embedded_harness);
+        let defaults = &config.agents.defaults;
+        let (d_model, d_harness) = (&defaults.model, &defaults.embedded_harness);
+        EffectiveAgent {
+            id: id.clone(),
+            name: entry.name.clone().unwrap_or_else(|| id.to_string()),
+            primary: pick(model.primary.as_ref(), d_model.primary.as_ref()),
+            fallbacks: or_builtin(
+                pick(model.fallbacks.as_ref(), d_model.fallbacks.as_ref()),
+                Vec::new(),
+            ),
+            runtime: or_builtin(
+                pick(harness.runtime.as_ref(), d_harness.runtime.as_ref()),
+                Runtime::BUILTIN,
+            ),
+            fallback: or_builtin(
+                pick(harness.fallback.as_ref(), d_harness.fallback.as_ref()),
+                HarnessFallback::BUILTIN,
+            ),
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Operator config: the desired state (DESIGN §1). Stored as immutable
+//! revisions; see [`crate::store`]. Field names on the wire are camelCase, as
+//! in OpenClaw's `openclaw.json`, so operators recognise them.
+//!
+//! Unknown keys at the top level, on providers and on agent entries are kept
+//! (in `extra`) so that a later version's fields or an imported file's extras
+//! survive a round-trip; keys inside small fixed objects (`model`,
+//! `embeddedHarness`, `apiKey`) are refused, because there a typo
+//! (`fallbaks`) would silently change what runs.
+
+mod effective;
+mod harness;
+mod ids;
+mod model_ref;
+mod secret;
+
+pub use effective::{EffectiveAgent, Source, Sourced};
+pub use harness::{HarnessFallback, HarnessPatch, Runtime, Setting};
+pub use ids::{AgentId, ProviderId};
+pub use model_ref::ModelRef;
+pub use secret::SecretRef;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+use crate::{Error, Problem};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Config {
+    #[serde(default)]
+    pub providers: BTreeMap<ProviderId, Provider>,
+    #[serde(default)]
+    pub agents: Agents,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// How Switchyard talks to a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderKind {
+    /// OpenAI-compatible `/v1/chat/completions` (Ollama, OpenRouter, vLLM, …).
+    OpenaiChat,
+    /// `/v1/responses`.
+    OpenaiResponses,
+    /// Served only through the Codex app-server harness.
+    Codex,
+    /// The built-in fault-injecting provider.
+    Sim,
+}
+
+/// Model families that need a particular harness. Only Codex has one today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Codex,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Provider {
+    pub kind: ProviderKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<SecretRef>,
+    #[serde(default)]
+    pub models: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<Family>,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+impl Provider {
+    /// Codex-family candidates can run in the Codex harness (DESIGN §2).
+    pub fn is_codex_family(&self) -> bool {
+        self.kind == ProviderKind::Codex || self.family == Some(Family::Codex)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Agents {
+    #[serde(default)]
+    pub defaults: AgentSettings,
+    #[serde(default)]
+    pub entries: BTreeMap<AgentId, AgentEntry>,
+}
+
+/// Settings an agent can inherit from `agents.defaults` or set itself.
+/// Every field is optional: "absent" means "inherit".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentSettings {
+    #[serde(default, skip_serializing_if = "ModelChain::is_empty")]
+    pub model: ModelChain,
+    #[serde(default, skip_serializing_if = "EmbeddedHarness::is_empty")]
+    pub embedded_harness: EmbeddedHarness,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentEntry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    // The overridable fields are spelled out rather than a flattened
+    // `AgentSettings`: serde loses the JSON path of errors inside a flattened
+    // struct, and operators need `agents.entries.<id>.embeddedHarness.fallback`.
+    #[serde(default, skip_serializing_if = "ModelChain::is_empty")]
+    pub model: ModelChain,
+    #[serde(default, skip_serializing_if = "EmbeddedHarness::is_empty")]
+    pub embedded_harness: EmbeddedHarness,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ModelChain {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary: Option<ModelRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallbacks: Option<Vec<ModelRef>>,
+}
+
+impl ModelChain {
+    fn is_empty(&self) -> bool {
+        self.primary.is_none() && self.fallbacks.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EmbeddedHarness {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<Runtime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<HarnessFallback>,
+}
+
+impl EmbeddedHarness {
+    fn is_empty(&self) -> bool {
+        self.runtime.is_none() && self.fallback.is_none()
+    }
+}
+
+impl Config {
+    /// Parses config JSON, naming the JSON path of the first schema error.
+    pub fn from_json(value: &Value) -> Result<Self, Error> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let path = if path == "." {
+                "(root)".to_owned()
+            } else {
+                path
+            };
+            Error::invalid(path, e.into_inner().to_string())
+        })
+    }
+
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).expect("config serializes to JSON")
+    }
+
+    /// Effective settings of every agent, in id order.
+    pub fn effective_agents(&self) -> Vec<EffectiveAgent> {
+        self.agents
+            .entries
+            .keys()
+            .map(|id| EffectiveAgent::resolve(self, id))
+            .collect()
+    }
+
+    pub fn effective_agent(&self, id: &str) -> Option<EffectiveAgent> {
+        let (id, _) = self.agents.entries.get_key_value(id)?;
+        Some(EffectiveAgent::resolve(self, id))
+    }
+
+    /// Applies a harness change to one agent's entry. Problems name the
+    /// config path of the field at fault.
+    pub fn apply_harness_patch(&mut self, agent: &str, patch: &HarnessPatch) -> Result<(), Error> {
+        let base = format!("agents.entries.{agent}.embeddedHarness");
+        let runtime = patch
+            .runtime
+            .as_deref()
+            .map(|v| Setting::<Runtime>::parse(v, &format!("{base}.runtime")))
+            .transpose();
+        let fallback = patch
+            .fallback
+            .as_deref()
+            .map(|v| Setting::<HarnessFallback>::parse(v, &format!("{base}.fallback")))
+            .transpose();
+        let mut problems: Vec<Problem> = Vec::new();
+        if patch.runtime.is_none() && patch.fallback.is_none() {
+            problems.push(Problem::new(
+                &base,
+                "nothing to change: give `runtime` and/or `fallback`",
+            ));
+        }
+        problems.extend(runtime.as_ref().err().cloned());
+        problems.extend(fallback.as_ref().err().cloned());
+        if !problems.is_empty() {
+            return Err(Error::Invalid(problems));
+        }
+        let entry = self
+            .agents
+            .entries
+            .get_mut(agent)
+            .ok_or_else(|| Error::NotFound {
+                what: "agent",
+                id: agent.to_owned(),
+            })?;
+        let harness = &mut entry.embedded_harness;
+        if let Ok(Some(setting)) = runtime {
+            harness.runtime = setting.into_option();
+        }
+        if let Ok(Some(setting)) = fallback {
+            harness.fallback = setting.into_option();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,63 @@
+//! `provider/model` references. The provider is the first segment; the model
+//! part may itself contain slashes (`openrouter/deepseek/deepseek-v3.2`).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+use super::ProviderId;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ModelRef {
+    provider: ProviderId,
+    model: String,
+}
+
+impl ModelRef {
+    pub fn provider(&self) -> &ProviderId {
+        &self.provider
+    }
+
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+}
+
+impl FromStr for ModelRef {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (provider, model) = s.split_once('/').ok_or_else(|| {
+            format!("model reference `{s}` must be `provider/model`, e.g. `ollama-cloud/glm-5.1`")
+        })?;
+        if model.is_empty() || model.chars().any(char::is_whitespace) {
+            return Err(format!(
+                "model reference `{s}` has an empty or blank model part"
+            ));
+        }
+        Ok(ModelRef {
+            provider: ProviderId::try_from(provider)?,
+            model: model.to_owned(),
+        })
+    }
+}
+
+impl TryFrom<String> for ModelRef {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<ModelRef> for String {
+    fn from(r: ModelRef) -> String {
+        r.to_string()
+    }
+}
+
+impl fmt::Display for ModelRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.provider, self.model)
+    }
+}

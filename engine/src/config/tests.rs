@@ -1,0 +1,161 @@
+use serde_json::json;
+
+use super::*;
+
+fn fleet() -> Config {
+    Config::from_json(&json!({
+        "providers": {
+            "openai-codex": {"kind": "codex", "models": ["gpt-5.4"]},
+            "openrouter": {"kind": "openai-chat", "apiKey": {"env": "OPENROUTER_API_KEY"}, "models": ["deepseek/deepseek-v3.2"]}
+        },
+        "agents": {
+            "defaults": {
+                "model": {"primary": "openai-codex/gpt-5.4", "fallbacks": ["openrouter/deepseek/deepseek-v3.2"]},
+                "embeddedHarness": {"runtime": "codex"}
+            },
+            "entries": {
+                "builder": {},
+                "qa-engineer": {"name": "QA", "embeddedHarness": {"fallback": "none"}, "model": {"fallbacks": []}}
+            }
+        }
+    }))
+    .unwrap()
+}
+
+#[test]
+fn effective_values_say_where_they_came_from() {
+    let config = fleet();
+    let builder = config.effective_agent("builder").unwrap();
+    assert_eq!(builder.name, "builder");
+    assert_eq!(builder.primary.as_ref().unwrap().source, Source::Defaults);
+    assert_eq!(builder.runtime.value, Runtime::Codex);
+    assert_eq!(builder.runtime.source, Source::Defaults);
+    assert_eq!(builder.fallback.value, HarnessFallback::Pi);
+    assert_eq!(builder.fallback.source, Source::Builtin);
+
+    let qa = config.effective_agent("qa-engineer").unwrap();
+    assert_eq!(qa.fallback.value, HarnessFallback::None);
+    assert_eq!(qa.fallback.source, Source::Agent);
+    // An explicit empty chain on the agent overrides the defaults' chain.
+    assert!(qa.fallbacks.value.is_empty());
+    assert_eq!(qa.fallbacks.source, Source::Agent);
+}
+
+#[test]
+fn model_refs_split_on_the_first_slash_only() {
+    let r: ModelRef = "openrouter/deepseek/deepseek-v3.2".parse().unwrap();
+    assert_eq!(r.provider().as_str(), "openrouter");
+    assert_eq!(r.model(), "deepseek/deepseek-v3.2");
+    assert_eq!(r.to_string(), "openrouter/deepseek/deepseek-v3.2");
+    assert!("no-slash".parse::<ModelRef>().is_err());
+    assert!("openrouter/".parse::<ModelRef>().is_err());
+}
+
+#[test]
+fn harness_patch_sets_and_clears_overrides() {
+    let mut config = fleet();
+    let patch = HarnessPatch {
+        fallback: Some("none".into()),
+        ..Default::default()
+    };
+    config.apply_harness_patch("builder", &patch).unwrap();
+    let builder = config.effective_agent("builder").unwrap();
+    assert_eq!(builder.fallback.value, HarnessFallback::None);
+    assert_eq!(builder.fallback.source, Source::Agent);
+
+    let inherit = HarnessPatch {
+        fallback: Some("inherit".into()),
+        ..Default::default()
+    };
+    config.apply_harness_patch("builder", &inherit).unwrap();
+    assert_eq!(
+        config.effective_agent("builder").unwrap().fallback.source,
+        Source::Builtin
+    );
+}
+
+#[test]
+fn unknown_fallback_names_the_field_and_allowed_values_and_changes_nothing() {
+    let mut config = fleet();
+    let before = config.clone();
+    let patch = HarnessPatch {
+        fallback: Some("openrouter".into()),
+        runtime: Some("docker".into()),
+    };
+    let err = config.apply_harness_patch("builder", &patch).unwrap_err();
+    let problems = err.problems();
+    assert_eq!(
+        problems.len(),
+        2,
+        "both bad fields are reported: {problems:?}"
+    );
+    assert_eq!(
+        problems[0].path,
+        "agents.entries.builder.embeddedHarness.runtime"
+    );
+    assert_eq!(
+        problems[1].path,
+        "agents.entries.builder.embeddedHarness.fallback"
+    );
+    assert!(
+        problems[1].message.contains("pi, codex, none"),
+        "{}",
+        problems[1].message
+    );
+    assert!(problems[1].message.contains("`openrouter`"));
+    assert_eq!(config, before);
+}
+
+#[test]
+fn unknown_agent_is_not_found() {
+    let mut config = fleet();
+    let patch = HarnessPatch {
+        fallback: Some("pi".into()),
+        ..Default::default()
+    };
+    let err = config.apply_harness_patch("ghost", &patch).unwrap_err();
+    assert_eq!(err.kind(), crate::ErrorKind::NotFound);
+}
+
+#[test]
+fn schema_errors_carry_the_json_path() {
+    let err = Config::from_json(&json!({
+        "agents": {"entries": {"builder": {"embeddedHarness": {"fallback": "maybe"}}}}
+    }))
+    .unwrap_err();
+    let p = &err.problems()[0];
+    assert_eq!(p.path, "agents.entries.builder.embeddedHarness.fallback");
+    assert!(p.message.contains("maybe"), "{}", p.message);
+
+    let typo = Config::from_json(&json!({
+        "agents": {"defaults": {"embeddedHarness": {"fallbak": "pi"}}}
+    }))
+    .unwrap_err();
+    assert!(typo.problems()[0].message.contains("fallbak"));
+}
+
+#[test]
+fn literal_secrets_are_refused_without_being_echoed() {
+    let err = Config::from_json(&json!({
+        "providers": {"openrouter": {"kind": "openai-chat", "apiKey": "sk-or-v1-secret"}}
+    }))
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("providers.openrouter.apiKey"), "{text}");
+    assert!(!text.contains("sk-or-v1-secret"), "{text}");
+}
+
+#[test]
+fn unknown_keys_survive_a_round_trip() {
+    let input = json!({
+        "agents": {"entries": {"builder": {"workspace": "/srv/builder"}}},
+        "cron": {"jobs": []}
+    });
+    let config = Config::from_json(&input).unwrap();
+    let out = config.to_json();
+    assert_eq!(
+        out["agents"]["entries"]["builder"]["workspace"],
+        "/srv/builder"
+    );
+    assert_eq!(out["cron"], json!({"jobs": []}));
+}

@@ -1,0 +1,103 @@
+//! The engine's one error type. Callers branch on [`Error::kind`]; the server
+//! maps kinds to HTTP status codes in a single match.
+
+use serde::{Deserialize, Serialize};
+
+/// One thing wrong with an input, located by its JSON path
+/// (`agents.entries.release-engineer.embeddedHarness.fallback`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// What kind of failure an [`Error`] is, independent of its details.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    NotFound,
+    Conflict,
+    Invalid,
+    Unavailable,
+    Internal,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{what} `{id}` not found")]
+    NotFound { what: &'static str, id: String },
+
+    /// A write was based on a config revision that is no longer the newest.
+    #[error("config changed meanwhile: the current revision is {current_hash}")]
+    Conflict { current_hash: String },
+
+    /// The input was wrong; every problem found is listed, not just the first.
+    #[error("{}", join_problems(.0))]
+    Invalid(Vec<Problem>),
+
+    /// The stored state cannot be read back (a revision that no longer parses).
+    /// Never caused by the caller; reported as internal.
+    #[error("stored {what} is unreadable: {message}")]
+    Corrupt { what: String, message: String },
+
+    #[cfg(feature = "server")]
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+
+    #[cfg(feature = "server")]
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn join_problems(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(Problem::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl Error {
+    pub fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Invalid(vec![Problem::new(path, message)])
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::Conflict { .. } => ErrorKind::Conflict,
+            Error::Invalid(_) => ErrorKind::Invalid,
+            #[cfg(feature = "server")]
+            Error::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
+                ErrorKind::Unavailable
+            }
+            _ => ErrorKind::Internal,
+        }
+    }
+
+    /// The problems to show a caller, if the error is their input's fault.
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            Error::Invalid(p) => p,
+            _ => &[],
+        }
+    }
+}

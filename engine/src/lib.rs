@@ -1,0 +1,24 @@
+//! Switchyard's domain. Config types and their effective resolution are plain
+//! data and compile everywhere (the console's wasm uses them too); the store and
+//! the services that touch it sit behind the `server` feature.
+//!
+//! No web-framework types live here: the server crate maps [`Error`] to HTTP in
+//! one place, and the console's server functions call the same [`fleet::Fleet`]
+//! methods as the REST API.
+
+pub mod config;
+pub mod error;
+
+#[cfg(feature = "server")]
+pub mod clock;
+#[cfg(feature = "server")]
+pub mod fleet;
+#[cfg(feature = "server")]
+pub mod sim;
+#[cfg(feature = "server")]
+pub mod store;
+
+pub use error::{Error, ErrorKind, Problem};
+
+/// Result alias used across the engine.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,82 @@
+//! The demo fleet seeded on first start, modelled on the seed document: four
+//! agents on the spark → gpt-5.4 → ollama-cloud → openrouter chain, run by the
+//! Codex harness, with QA as the `fallback: none` control.
+
+use serde_json::{json, Value};
+
+/// The demo config, as an operator would write it.
+pub fn fleet_config() -> Value {
+    json!({
+        "providers": {
+            "openai-codex": {
+                "kind": "codex",
+                "family": "codex",
+                "models": ["gpt-5.3-codex-spark", "gpt-5.4"]
+            },
+            "ollama-cloud": {
+                "kind": "openai-chat",
+                "baseUrl": "https://ollama.com/v1",
+                "apiKey": {"env": "OLLAMA_API_KEY"},
+                "models": ["glm-5.1"]
+            },
+            "openrouter": {
+                "kind": "openai-chat",
+                "baseUrl": "https://openrouter.ai/api/v1",
+                "apiKey": {"env": "OPENROUTER_API_KEY"},
+                "models": ["deepseek/deepseek-v3.2"]
+            }
+        },
+        "agents": {
+            "defaults": {
+                "model": {
+                    "primary": "openai-codex/gpt-5.3-codex-spark",
+                    "fallbacks": [
+                        "openai-codex/gpt-5.4",
+                        "ollama-cloud/glm-5.1",
+                        "openrouter/deepseek/deepseek-v3.2"
+                    ]
+                },
+                "embeddedHarness": {"runtime": "codex", "fallback": "pi"}
+            },
+            "entries": {
+                "adrian-ceo": {"name": "Adrian (CEO)"},
+                "builder": {"name": "Builder"},
+                "release-engineer": {"name": "Release Engineer"},
+                "qa-engineer": {
+                    "name": "QA Engineer",
+                    "embeddedHarness": {"fallback": "none"}
+                }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, HarnessFallback, Runtime, Source};
+
+    #[test]
+    fn demo_fleet_matches_the_seed() {
+        let config = Config::from_json(&super::fleet_config()).unwrap();
+        let agents = config.effective_agents();
+        let ids: Vec<_> = agents.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["adrian-ceo", "builder", "qa-engineer", "release-engineer"]
+        );
+        for a in &agents {
+            assert_eq!(
+                a.primary.as_ref().unwrap().value.to_string(),
+                "openai-codex/gpt-5.3-codex-spark"
+            );
+            assert_eq!(a.fallbacks.value.len(), 3);
+            assert_eq!(a.runtime.value, Runtime::Codex);
+            let expected = if a.id.as_str() == "qa-engineer" {
+                (HarnessFallback::None, Source::Agent)
+            } else {
+                (HarnessFallback::Pi, Source::Defaults)
+            };
+            assert_eq!((a.fallback.value, a.fallback.source), expected);
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Config revisions: an append-only, linear chain (see the migration's notes).
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{with_pool, Store};
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RevisionId(pub i64);
+
+impl std::fmt::Display for RevisionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A stored revision, body included.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revision {
+    pub info: RevisionInfo,
+    pub body: serde_json::Value,
+}
+
+/// A revision's metadata, without the body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevisionInfo {
+    pub id: RevisionId,
+    /// `None` for the first revision.
+    pub parent: Option<RevisionId>,
+    pub hash: String,
+    pub author: String,
+    pub message: String,
+    pub created_at_ms: i64,
+}
+
+/// What the caller supplies for a new revision.
+pub struct NewRevision<'a> {
+    pub author: &'a str,
+    pub message: &'a str,
+    pub created_at_ms: i64,
+    pub body: &'a serde_json::Value,
+}
+
+type Row = (i64, i64, String, String, String, i64, String);
+
+const COLUMNS: &str = "config_revision_id, parent_id, hash, author, message, created_at_ms, body";
+
+fn from_row((id, parent, hash, author, message, created_at_ms, body): Row) -> Result<Revision> {
+    let body = serde_json::from_str(&body).map_err(|e| Error::Corrupt {
+        what: format!("config revision {id}"),
+        message: e.to_string(),
+    })?;
+    Ok(Revision {
+        info: RevisionInfo {
+            id: RevisionId(id),
+            parent: (parent != 0).then_some(RevisionId(parent)),
+            hash,
+            author,
+            message,
+            created_at_ms,
+        },
+        body,
+    })
+}
+
+/// sha256(parent hash, newline, body JSON). serde_json's maps are ordered, so
+/// equal configs serialize to equal bytes.
+fn chain_hash(parent_hash: &str, body: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(parent_hash.as_bytes());
+    h.update(b"\n");
+    h.update(body.as_bytes());
+    hex::encode(h.finalize())
+}
+
+impl Store {
+    /// The newest revision, or `None` on an empty database.
+    pub async fn head_revision(&self) -> Result<Option<Revision>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM config_revision ORDER BY config_revision_id DESC LIMIT 1"
+        );
+        let row: Option<Row> =
+            with_pool!(self, pool => sqlx::query_as(&sql).fetch_optional(pool).await)?;
+        row.map(from_row).transpose()
+    }
+
+    pub async fn revision(&self, id: RevisionId) -> Result<Revision> {
+        let sql = format!("SELECT {COLUMNS} FROM config_revision WHERE config_revision_id = $1");
+        let row: Option<Row> =
+            with_pool!(self, pool => sqlx::query_as(&sql).bind(id.0).fetch_optional(pool).await)?;
+        row.map(from_row)
+            .transpose()?
+            .ok_or_else(|| Error::NotFound {
+                what: "config revision",
+                id: id.to_string(),
+            })
+    }
+
+    /// Newest first.
+    pub async fn revisions(&self, limit: i64) -> Result<Vec<RevisionInfo>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM config_revision ORDER BY config_revision_id DESC LIMIT $1"
+        );
+        let rows: Vec<Row> =
+            with_pool!(self, pool => sqlx::query_as(&sql).bind(limit).fetch_all(pool).await)?;
+        rows.into_iter()
+            .map(|r| from_row(r).map(|r| r.info))
+            .collect()
+    }
+
+    /// Appends a revision on top of `base` (`None`: the first revision).
+    ///
+    /// If `base` is no longer the newest revision, nothing is written and the
+    /// result is [`Error::Conflict`] naming the current head. The database's
+    /// `UNIQUE(parent_id)` decides races, so this holds across replicas.
+    pub async fn append_revision(
+        &self,
+        base: Option<&RevisionInfo>,
+        new: NewRevision<'_>,
+    ) -> Result<RevisionInfo> {
+        let body = serde_json::to_string(new.body).expect("JSON value serializes");
+        let parent_id = base.map_or(0, |b| b.id.0);
+        let hash = chain_hash(base.map_or("", |b| b.hash.as_str()), &body);
+        let sql =
+            "INSERT INTO config_revision (parent_id, hash, author, message, created_at_ms, body) \
+                   VALUES ($1, $2, $3, $4, $5, $6) RETURNING config_revision_id";
+        let inserted: std::result::Result<(i64,), sqlx::Error> = with_pool!(self, pool => {
+            sqlx::query_as(sql)
+                .bind(parent_id)
+                .bind(&hash)
+                .bind(new.author)
+                .bind(new.message)
+                .bind(new.created_at_ms)
+                .bind(&body)
+                .fetch_one(pool)
+                .await
+        });
+        match inserted {
+            Ok((id,)) => Ok(RevisionInfo {
+                id: RevisionId(id),
+                parent: base.map(|b| b.id),
+                hash,
+                author: new.author.to_owned(),
+                message: new.message.to_owned(),
+                created_at_ms: new.created_at_ms,
+            }),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                let current_hash = self
+                    .head_revision()
+                    .await?
+                    .map(|r| r.info.hash)
+                    .unwrap_or_default();
+                Err(Error::Conflict { current_hash })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -15,7 +15,7 @@ mod model_ref;
 mod secret;
 
 pub use effective::{EffectiveAgent, Source, Sourced};
-pub use harness::{HarnessFallback, HarnessPatch, Runtime, Setting};
+pub use harness::{Choice, HarnessFallback, HarnessPatch, Runtime, Setting};
 pub use ids::{AgentId, ProviderId};
 pub use model_ref::ModelRef;
 pub use secret::SecretRef;

@@ -1,0 +1,101 @@
+//! Small view pieces shared by pages.
+
+use engine::config::{ModelRef, Source};
+use leptos::prelude::*;
+
+use crate::error::AppError;
+
+/// Where a value came from, as a small tag next to it.
+#[component]
+pub fn SourceTag(source: Source) -> impl IntoView {
+    let (class, text, title) = match source {
+        Source::Agent => ("src src-agent", "agent", "Set on this agent"),
+        Source::Defaults => (
+            "src src-defaults",
+            "inherited",
+            "Inherited from agents.defaults",
+        ),
+        Source::Builtin => (
+            "src src-builtin",
+            "built-in",
+            "Neither the agent nor the defaults set it; Switchyard's built-in default applies",
+        ),
+    };
+    view! { <span class=class title=title data-source=source_name(source)>{text}</span> }
+}
+
+pub fn source_name(source: Source) -> &'static str {
+    match source {
+        Source::Agent => "agent",
+        Source::Defaults => "defaults",
+        Source::Builtin => "builtin",
+    }
+}
+
+/// A model reference with its provider set apart.
+#[component]
+pub fn ModelName(model: ModelRef) -> impl IntoView {
+    view! {
+        <span class="model" title=model.to_string()>
+            <span class="model-provider">{model.provider().to_string()}</span>
+            <span class="model-sep">"/"</span>
+            <span class="model-id">{model.model().to_owned()}</span>
+        </span>
+    }
+}
+
+/// An error from the engine, with each problem at its JSON path.
+#[component]
+pub fn ErrorBanner(error: AppError) -> impl IntoView {
+    view! {
+        <div class="banner banner-error" role="alert" data-code=error.code.clone()>
+            <strong>{error.message.clone()}</strong>
+            {(!error.details.is_empty()).then(|| view! {
+                <ul class="problems">
+                    {error.details.iter().map(|p| view! {
+                        <li><code>{p.path.clone()}</code>" — "{p.message.clone()}</li>
+                    }).collect_view()}
+                </ul>
+            })}
+        </div>
+    }
+}
+
+/// `2026-11-25 17:30:12 UTC` from Unix milliseconds, without a date library
+/// in the wasm bundle (days-to-civil from Howard Hinnant's algorithms).
+pub fn format_utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats_utc_times() {
+        assert_eq!(super::format_utc(0), "1970-01-01 00:00:00 UTC");
+        // runningAtMs from the seed: 2026-04-21T09:47:24.708Z
+        assert_eq!(
+            super::format_utc(1_776_764_844_708),
+            "2026-04-21 09:47:24 UTC"
+        );
+        assert_eq!(
+            super::format_utc(951_782_400_000),
+            "2000-02-29 00:00:00 UTC"
+        );
+    }
+}

@@ -1,0 +1,59 @@
+//! The console's error type: the same `{code, message, details}` the REST API
+//! returns, so the UI can match on `code` and show each problem at its path.
+
+use engine::{ErrorKind, Problem};
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct AppError {
+    /// `not_found`, `conflict`, `invalid`, `unavailable`, `internal` or
+    /// `transport` (the request did not reach the engine).
+    pub code: String,
+    pub message: String,
+    #[serde(default)]
+    pub details: Vec<Problem>,
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError {
+            code: "transport".into(),
+            message: value.to_string(),
+            details: Vec::new(),
+        }
+    }
+}
+
+pub fn code_of(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::NotFound => "not_found",
+        ErrorKind::Conflict => "conflict",
+        ErrorKind::Invalid => "invalid",
+        ErrorKind::Unavailable => "unavailable",
+        ErrorKind::Internal => "internal",
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<engine::Error> for AppError {
+    fn from(e: engine::Error) -> Self {
+        let kind = e.kind();
+        let message = if kind == ErrorKind::Internal {
+            // Internals are logged, never shown: they may name paths or hosts.
+            tracing::error!(error = %e, "console request failed");
+            "internal error; see the server log".to_owned()
+        } else {
+            e.to_string()
+        };
+        AppError {
+            code: code_of(kind).into(),
+            message,
+            details: e.problems().to_vec(),
+        }
+    }
+}

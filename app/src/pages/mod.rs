@@ -1,0 +1,28 @@
+//! One module per console page.
+
+mod overview;
+
+pub use overview::Overview;
+
+use leptos::prelude::*;
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+            resp.set_status(http_not_found());
+        }
+    }
+    view! {
+        <section class="empty">
+            <h1>"Page not found"</h1>
+            <p><a href="/">"Back to the overview"</a></p>
+        </section>
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn http_not_found() -> http::StatusCode {
+    http::StatusCode::NOT_FOUND
+}

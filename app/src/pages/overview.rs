@@ -1,0 +1,185 @@
+//! Overview: every agent with its model chain and harness settings, each value
+//! tagged with where it came from, and the harness fallback one click away.
+
+use engine::config::{Choice, EffectiveAgent, HarnessFallback, Runtime, Source};
+use engine::fleet::FleetView;
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+
+use crate::api::{get_fleet, SetAgentHarness};
+use crate::components::{format_utc, source_name, ErrorBanner, ModelName, SourceTag};
+
+#[component]
+pub fn Overview() -> impl IntoView {
+    let set_harness = ServerAction::<SetAgentHarness>::new();
+    // Refetch after every change, so the table shows what was stored.
+    let fleet = Resource::new(move || set_harness.version().get(), |_| get_fleet());
+
+    view! {
+        <section class="page-head">
+            <div>
+                <h1>"Fleet"</h1>
+                <p class="lede">
+                    "Every agent, the model chain it runs and who executes each candidate. "
+                    "Values tagged " <span class="src src-defaults">"inherited"</span>
+                    " come from " <code>"agents.defaults"</code> "."
+                </p>
+            </div>
+        </section>
+        {move || set_harness.value().get().and_then(Result::err).map(|e| view! { <ErrorBanner error=e/> })}
+        <Suspense fallback=|| view! { <p class="loading">"Loading fleet…"</p> }>
+            {move || Suspend::new(async move {
+                match fleet.await {
+                    Ok(view) => view! { <FleetTable view set_harness/> }.into_any(),
+                    Err(e) => view! { <ErrorBanner error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn FleetTable(view: FleetView, set_harness: ServerAction<SetAgentHarness>) -> impl IntoView {
+    let revision = view.revision.clone();
+    let count = view.agents.len();
+    view! {
+        <div class="card">
+            <div class="card-head">
+                <span class="count">{count} " agents"</span>
+                <span class="revision" title=revision.hash.clone()>
+                    "config revision " <strong>"#" {revision.id.0}</strong>
+                    " · " {revision.author.clone()} " · " {format_utc(revision.created_at_ms)}
+                    " · " <span class="revision-message">{revision.message.clone()}</span>
+                </span>
+            </div>
+            <div class="table-wrap">
+                <table class="fleet">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Agent"</th>
+                            <th scope="col">"Primary model"</th>
+                            <th scope="col">"Fallback chain"</th>
+                            <th scope="col">"Runtime"</th>
+                            <th scope="col">"Harness fallback"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {view.agents.into_iter().map(|agent| view! { <AgentRow agent set_harness/> }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </div>
+        <HarnessLegend/>
+    }
+}
+
+#[component]
+fn AgentRow(agent: EffectiveAgent, set_harness: ServerAction<SetAgentHarness>) -> impl IntoView {
+    let id = agent.id.to_string();
+    let (row_id, label_id) = (id.clone(), id.clone());
+    let primary = match agent.primary.clone() {
+        Some(p) => view! { <ModelName model=p.value/> <SourceTag source=p.source/> }.into_any(),
+        None => view! { <span class="warn">"no primary model"</span> }.into_any(),
+    };
+    let chain = agent.fallbacks.value.clone();
+    let chain_view = if chain.is_empty() {
+        view! { <span class="muted">"none"</span> }.into_any()
+    } else {
+        view! {
+            <ol class="chain">
+                {chain.into_iter().map(|m| view! { <li><ModelName model=m/></li> }).collect_view()}
+            </ol>
+        }
+        .into_any()
+    };
+    view! {
+        <tr data-agent=row_id>
+            <th scope="row">
+                <div class="agent-name">{agent.name.clone()}</div>
+                <div class="agent-id">{label_id}</div>
+            </th>
+            <td>{primary}</td>
+            <td>{chain_view} <SourceTag source=agent.fallbacks.source/></td>
+            <td data-field="runtime" data-value=agent.runtime.value.as_str()>
+                <span class="value">{agent.runtime.value.as_str()}</span>
+                " " <SourceTag source=agent.runtime.source/>
+            </td>
+            <td data-field="fallback" data-value=agent.fallback.value.as_str() data-source=source_name(agent.fallback.source)>
+                <FallbackSwitch agent=id current=agent.fallback.value source=agent.fallback.source runtime=agent.runtime.value set_harness/>
+            </td>
+        </tr>
+    }
+}
+
+/// One form per agent, one submit button per value: a plain HTML form post
+/// without JavaScript, an in-place server call with it.
+#[component]
+fn FallbackSwitch(
+    agent: String,
+    current: HarnessFallback,
+    source: Source,
+    runtime: Runtime,
+    set_harness: ServerAction<SetAgentHarness>,
+) -> impl IntoView {
+    let pending = set_harness.pending();
+    let label = format!("Harness fallback for {agent}");
+    let dimmed = runtime == Runtime::Pi;
+    view! {
+        <ActionForm action=set_harness attr:class="switch-form">
+            <input type="hidden" name="agent" value=agent.clone()/>
+            <div class="segmented" role="group" aria-label=label class:dimmed=dimmed>
+                {HarnessFallback::ALL.iter().map(|&value| {
+                    let on = value == current;
+                    view! {
+                        <button
+                            type="submit"
+                            name="fallback"
+                            value=value.as_str()
+                            class="seg"
+                            class:on=on
+                            aria-pressed=if on { "true" } else { "false" }
+                            title=fallback_help(value)
+                            disabled=move || pending.get()
+                        >
+                            {value.as_str()}
+                        </button>
+                    }
+                }).collect_view()}
+            </div>
+            " " <SourceTag source/>
+            {(source == Source::Agent).then(|| view! {
+                <button type="submit" name="fallback" value="inherit" class="link-button"
+                    title="Drop this agent's override and use the default" disabled=move || pending.get()>
+                    "reset"
+                </button>
+            })}
+        </ActionForm>
+    }
+}
+
+fn fallback_help(value: HarnessFallback) -> &'static str {
+    match value {
+        HarnessFallback::Pi => "pi: candidates the Codex harness cannot serve, and everything after a Codex crash, run in the native engine",
+        HarnessFallback::Codex => "codex: Codex only; other candidates are skipped; one supervised restart after a crash",
+        HarnessFallback::None => "none: candidates the Codex harness cannot serve are skipped; a Codex crash fails the run",
+    }
+}
+
+#[component]
+fn HarnessLegend() -> impl IntoView {
+    view! {
+        <section class="legend">
+            <h2>"How the harness settings combine"</h2>
+            <dl>
+                <dt><code>"runtime"</code></dt>
+                <dd>"Who executes a candidate: " <code>"codex"</code> " (the Codex app-server), "
+                    <code>"pi"</code> " (Switchyard's native engine) or " <code>"auto"</code>
+                    " (Codex for codex-family models, native for the rest)."</dd>
+                {HarnessFallback::ALL.iter().map(|&v| view! {
+                    <dt><code>"fallback: " {v.as_str()}</code></dt>
+                    <dd>{fallback_help(v).split_once(": ").map(|(_, t)| t.to_owned())}</dd>
+                }).collect_view()}
+            </dl>
+        </section>
+    }
+}

@@ -1,0 +1,44 @@
+//! `/api/v1/agents`: effective agent settings and harness changes.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::routing::{get, patch};
+use axum::{Json, Router};
+use engine::config::{EffectiveAgent, HarnessPatch};
+use engine::fleet::FleetView;
+
+use super::API_AUTHOR;
+use crate::error::ApiResult;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/agents", get(list))
+        .route("/agents/{id}", get(get_one))
+        .route("/agents/{id}/harness", patch(update_harness))
+}
+
+/// Every agent's effective settings, with the revision they come from.
+async fn list(State(state): State<AppState>) -> ApiResult<Json<FleetView>> {
+    Ok(Json(state.fleet.view().await?))
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EffectiveAgent>> {
+    Ok(Json(state.fleet.agent(&id).await?))
+}
+
+/// `{"runtime"?: "pi"|"codex"|"auto"|"inherit", "fallback"?: "pi"|"codex"|"none"|"inherit"}`.
+/// Stores a new config revision; answers the agent's new effective settings.
+async fn update_harness(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<HarnessPatch>, JsonRejection>,
+) -> ApiResult<Json<EffectiveAgent>> {
+    let Json(patch) = body?;
+    Ok(Json(
+        state.fleet.set_harness(&id, &patch, API_AUTHOR).await?,
+    ))
+}

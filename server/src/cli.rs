@@ -1,0 +1,75 @@
+//! Command-line interface. Every flag also reads an environment variable,
+//! so a service manager can configure the binary without arguments.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::settings::{DatabaseUrl, Settings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchyard",
+    version,
+    about = "Control plane for fleets of LLM agents"
+)]
+pub struct Cli {
+    /// Log line format.
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHYARD_LOG_FORMAT",
+        default_value = "human"
+    )]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web console, REST API and scheduler.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Directory for the embedded SQLite database and other local state.
+    #[arg(long, env = "SWITCHYARD_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Address to listen on. Port 0 picks a free port; the chosen address is
+    /// printed as `listening on http://…`.
+    #[arg(long, env = "SWITCHYARD_BIND", default_value = "127.0.0.1:3000")]
+    pub bind: SocketAddr,
+
+    /// Use PostgreSQL (`postgres://…`) instead of the SQLite file in the data dir.
+    #[arg(long, env = "SWITCHYARD_DATABASE_URL")]
+    pub database_url: Option<DatabaseUrl>,
+
+    /// Directory holding the built console assets (`pkg/`). Defaults to
+    /// `LEPTOS_SITE_ROOT`, then `site/` next to the binary's target directory.
+    #[arg(long, env = "LEPTOS_SITE_ROOT")]
+    pub site_root: Option<PathBuf>,
+
+    /// Do not seed the demo fleet into an empty database.
+    #[arg(long, env = "SWITCHYARD_NO_DEMO")]
+    pub no_demo: bool,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    crate::telemetry::init(cli.log_format);
+    match cli.command {
+        Command::Serve(args) => {
+            let settings = Settings::from_args(args)?;
+            crate::serve::run(settings).await
+        }
+    }
+}

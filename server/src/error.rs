@@ -1,0 +1,61 @@
+//! The one place where errors become HTTP responses. Body shape, shared with
+//! the console: `{"code": "...", "message": "...", "details": [{path, message}]}`.
+//! Internal errors are logged with their cause and answered with a generic
+//! message: they may name files, hosts or SQL.
+
+use app::error::AppError;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use engine::{ErrorKind, Problem};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Engine(#[from] engine::Error),
+    /// The request body could not be read as the expected JSON.
+    #[error("{0}")]
+    BadJson(String),
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        ApiError::BadJson(rejection.body_text())
+    }
+}
+
+fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match self {
+            ApiError::BadJson(message) => (
+                StatusCode::BAD_REQUEST,
+                AppError {
+                    code: "invalid".into(),
+                    message: format!("request body: {message}"),
+                    details: vec![Problem::new("(body)", message)],
+                },
+            ),
+            ApiError::Engine(e) => {
+                let status = status_of(e.kind());
+                if status.is_server_error() {
+                    tracing::error!(error = %e, "request failed");
+                }
+                (status, AppError::from(e))
+            }
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,28 @@
+//! `/healthz`: the process answers. `/readyz`: it can also reach its database,
+//! so a load balancer only sends traffic to replicas that can serve it.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+}
+
+async fn ready(State(state): State<AppState>) -> (StatusCode, String) {
+    match state.fleet.store().ping().await {
+        Ok(()) => (StatusCode::OK, "ready\n".into()),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database unreachable\n".into(),
+            )
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! The switchyard server: wiring of the engine, the REST API and the Leptos
+//! console. `main` only parses the command line; everything here is a library
+//! so tests can start a real server on port 0.
+
+pub mod api;
+pub mod cli;
+pub mod error;
+pub mod health;
+pub mod serve;
+pub mod settings;
+pub mod state;
+pub mod telemetry;
+
+pub use state::AppState;

@@ -1,0 +1,113 @@
+//! `switchyard serve`: open the store, seed the demo on first start, and serve
+//! the console, the API and health checks until Ctrl-C or SIGTERM.
+
+use anyhow::Context;
+use axum::Router;
+use engine::fleet::Fleet;
+use engine::store::Store;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+use crate::settings::{Database, Settings};
+use crate::{api, health, AppState};
+
+/// The whole HTTP surface. Separate from [`run`] so tests can drive it.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(app::App);
+    let fleet = state.fleet.clone();
+    let context = move || provide_context(fleet.clone());
+    let leptos = state.leptos.clone();
+    Router::new()
+        .route(
+            "/console/fn/{*fn_name}",
+            axum::routing::post({
+                let context = context.clone();
+                move |req| handle_server_fns_with_context(context.clone(), req)
+            }),
+        )
+        .leptos_routes_with_context(&state, routes, context, move || app::shell(leptos.clone()))
+        .merge(api::router())
+        .merge(health::router())
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+pub async fn open_store(database: &Database) -> anyhow::Result<Store> {
+    match database {
+        Database::Sqlite(path) => Store::open_sqlite(path)
+            .await
+            .with_context(|| format!("opening SQLite database {}", path.display())),
+        Database::Postgres(url) => Store::connect_postgres(url.expose(), None)
+            .await
+            .with_context(|| format!("connecting to {url}")),
+    }
+}
+
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(settings.bind)
+        .await
+        .with_context(|| format!("binding {}", settings.bind))?;
+    serve(settings, listener, shutdown_signal()).await
+}
+
+/// Serves on an already-bound listener until `shutdown` completes.
+pub async fn serve(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = open_store(&settings.database).await?;
+    let fleet = Fleet::new(store.clone(), Arc::new(engine::clock::SystemClock));
+    if settings.seed_demo
+        && fleet
+            .seed_if_empty(&engine::sim::demo::fleet_config(), "switchyard")
+            .await?
+    {
+        tracing::info!("empty database: seeded the demo fleet");
+    }
+    let addr = listener.local_addr()?;
+    let leptos = LeptosOptions::builder()
+        .output_name("switchyard")
+        .site_root(settings.site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .build();
+    let state = AppState { fleet, leptos };
+    tracing::info!(
+        database = store.backend_name(),
+        site_root = %settings.site_root.display(),
+        "switchyard ready"
+    );
+    // Printed (not only logged) so scripts and browser tests that bind port 0
+    // can read the address whatever the log settings.
+    println!("listening on http://{addr}");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,130 @@
+//! Bootstrap settings: where to listen and which database to use. Validated
+//! once at start-up and immutable afterwards. The operator config (agents,
+//! providers, …) is not here: it lives in the database as revisions.
+
+use anyhow::{bail, Context};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use crate::cli::ServeArgs;
+
+/// A database URL. `Debug` and `Display` hide any password.
+#[derive(Clone)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with the password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        let s = &self.0;
+        let Some(scheme_end) = s.find("://").map(|i| i + 3) else {
+            return s.clone();
+        };
+        let rest = &s[scheme_end..];
+        let host_start = rest.find('@');
+        let colon = rest.find(':');
+        match (colon, host_start) {
+            (Some(c), Some(at)) if c < at => {
+                format!("{}{}:***{}", &s[..scheme_end], &rest[..c], &rest[at..])
+            }
+            _ => s.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.redacted())
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Ok(DatabaseUrl(s.to_owned()))
+        } else {
+            Err("expected a postgres:// URL; without --database-url the SQLite file in --data-dir is used".into())
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// The embedded default: one SQLite file under the data dir.
+    Sqlite(PathBuf),
+    Postgres(DatabaseUrl),
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database: Database,
+    pub site_root: PathBuf,
+    pub seed_demo: bool,
+}
+
+impl Settings {
+    pub fn from_args(args: ServeArgs) -> anyhow::Result<Self> {
+        if args.data_dir.exists() && !args.data_dir.is_dir() {
+            bail!(
+                "--data-dir {} exists and is not a directory",
+                args.data_dir.display()
+            );
+        }
+        let database = match args.database_url {
+            Some(url) => Database::Postgres(url),
+            None => Database::Sqlite(args.data_dir.join("switchyard.db")),
+        };
+        let site_root = match args.site_root {
+            Some(dir) => dir,
+            None => default_site_root().context("locating the console assets")?,
+        };
+        Ok(Settings {
+            bind: args.bind,
+            data_dir: args.data_dir,
+            database,
+            site_root,
+            seed_demo: !args.no_demo,
+        })
+    }
+}
+
+/// `target/release/switchyard` serves `target/site`, wherever it is started
+/// from; a binary installed elsewhere falls back to `./target/site`.
+fn default_site_root() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    if let Some(target_dir) = exe.parent().and_then(|p| p.parent()) {
+        let site = target_dir.join("site");
+        if site.join("pkg").is_dir() {
+            return Ok(site);
+        }
+    }
+    Ok(PathBuf::from("target/site"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DatabaseUrl;
+
+    #[test]
+    fn database_url_never_shows_its_password() {
+        let url: DatabaseUrl = "postgres://app:s3cret@db:5432/switchyard".parse().unwrap();
+        assert_eq!(url.redacted(), "postgres://app:***@db:5432/switchyard");
+        assert!(!format!("{url:?} {url}").contains("s3cret"));
+        let plain: DatabaseUrl = "postgres://postgres@127.0.0.1:5432/test".parse().unwrap();
+        assert_eq!(plain.redacted(), "postgres://postgres@127.0.0.1:5432/test");
+        assert!("mysql://x".parse::<DatabaseUrl>().is_err());
+    }
+}

@@ -2,7 +2,7 @@
 //! adapter; the REST API in the server crate calls the same engine methods.
 
 use engine::config::EffectiveAgent;
-use engine::fleet::FleetView;
+use engine::config::FleetView;
 use leptos::prelude::*;
 
 use crate::error::AppError;

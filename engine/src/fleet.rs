@@ -2,22 +2,12 @@
 //! server functions and the REST API both call these methods, so there is one
 //! code path for every change.
 
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use crate::clock::SharedClock;
-use crate::config::{Config, EffectiveAgent, HarnessPatch};
-use crate::store::{NewRevision, Revision, RevisionInfo, Store};
+use crate::config::{Config, EffectiveAgent, FleetView, HarnessPatch};
+use crate::store::{NewRevision, Revision, Store};
 use crate::{Error, Result};
-
-/// The fleet as the Overview shows it: every agent's effective settings and
-/// the config revision they were read from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FleetView {
-    pub revision: RevisionInfo,
-    pub agents: Vec<EffectiveAgent>,
-}
 
 #[derive(Clone)]
 pub struct Fleet {

@@ -1,8 +1,8 @@
 //! Overview: every agent with its model chain and harness settings, each value
 //! tagged with where it came from, and the harness fallback one click away.
 
+use engine::config::FleetView;
 use engine::config::{Choice, EffectiveAgent, HarnessFallback, Runtime, Source};
-use engine::fleet::FleetView;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
@@ -177,9 +177,17 @@ fn HarnessLegend() -> impl IntoView {
                     " (Codex for codex-family models, native for the rest)."</dd>
                 {HarnessFallback::ALL.iter().map(|&v| view! {
                     <dt><code>"fallback: " {v.as_str()}</code></dt>
-                    <dd>{fallback_help(v).split_once(": ").map(|(_, t)| t.to_owned())}</dd>
+                    <dd>{capitalized(fallback_help(v).split_once(": ").map_or("", |(_, t)| t))}</dd>
                 }).collect_view()}
             </dl>
         </section>
     }
+}
+
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }

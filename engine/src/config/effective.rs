@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AgentId, Config, HarnessFallback, ModelRef, Runtime};
+use super::{AgentId, Config, HarnessFallback, ModelRef, RevisionInfo, Runtime};
 
 /// Where an effective value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +28,15 @@ impl Source {
 pub struct Sourced<T> {
     pub value: T,
     pub source: Source,
+}
+
+/// The fleet as the Overview shows it: every agent's effective settings and
+/// the config revision they were read from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FleetView {
+    pub revision: RevisionInfo,
+    pub agents: Vec<EffectiveAgent>,
 }
 
 /// What an agent will actually run with.

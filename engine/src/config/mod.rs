@@ -12,12 +12,14 @@ mod effective;
 mod harness;
 mod ids;
 mod model_ref;
+mod revision;
 mod secret;
 
-pub use effective::{EffectiveAgent, Source, Sourced};
+pub use effective::{EffectiveAgent, FleetView, Source, Sourced};
 pub use harness::{Choice, HarnessFallback, HarnessPatch, Runtime, Setting};
 pub use ids::{AgentId, ProviderId};
 pub use model_ref::ModelRef;
+pub use revision::{RevisionId, RevisionInfo};
 pub use secret::SecretRef;
 
 use serde::{Deserialize, Serialize};

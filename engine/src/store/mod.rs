@@ -7,7 +7,7 @@
 
 mod revision;
 
-pub use revision::{NewRevision, Revision, RevisionId, RevisionInfo};
+pub use revision::{NewRevision, Revision};
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{

@@ -1,39 +1,16 @@
 //! Config revisions: an append-only, linear chain (see the migration's notes).
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{with_pool, Store};
+use crate::config::{RevisionId, RevisionInfo};
 use crate::{Error, Result};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct RevisionId(pub i64);
-
-impl std::fmt::Display for RevisionId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
 
 /// A stored revision, body included.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Revision {
     pub info: RevisionInfo,
     pub body: serde_json::Value,
-}
-
-/// A revision's metadata, without the body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RevisionInfo {
-    pub id: RevisionId,
-    /// `None` for the first revision.
-    pub parent: Option<RevisionId>,
-    pub hash: String,
-    pub author: String,
-    pub message: String,
-    pub created_at_ms: i64,
 }
 
 /// What the caller supplies for a new revision.

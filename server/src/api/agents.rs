@@ -4,8 +4,8 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::routing::{get, patch};
 use axum::{Json, Router};
+use engine::config::FleetView;
 use engine::config::{EffectiveAgent, HarnessPatch};
-use engine::fleet::FleetView;
 
 use super::API_AUTHOR;
 use crate::error::ApiResult;

@@ -1,0 +1,48 @@
+# The two commands a new user needs: `make serve` and `make test`.
+# Both run ./setup first, which installs only what is missing.
+
+SHELL := /bin/bash
+export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+CARGO_TEST_FLAGS ?=
+
+.PHONY: setup serve build test lint fmt clippy unit e2e bench clean
+
+setup:
+	@./setup
+
+## Release build of the server and the wasm console into target/.
+build: setup
+	cargo leptos build --release
+
+## Build, then start the console on the embedded default (SQLite in ./data,
+## demo fleet on first start) at http://127.0.0.1:3000.
+serve: build
+	./target/release/switchyard serve
+
+## Everything CI runs: formatting, clippy, unit and integration tests
+## (SQLite and PostgreSQL), then the browser suite against a release build.
+test: setup lint unit e2e
+
+lint: setup
+	cargo fmt --all -- --check
+	cargo clippy --workspace --exclude frontend --all-targets -- -D warnings
+	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+unit: setup
+	cargo test --workspace --exclude frontend $(CARGO_TEST_FLAGS)
+
+## Browser tests: every test starts its own server on port 0 with a fresh
+## data dir (see end2end/tests/fixtures.ts), so they run beside `make serve`.
+e2e: build
+	cd end2end && npx playwright test
+
+bench: setup
+	cargo bench -p engine
+
+fmt:
+	cargo fmt --all
+
+clean:
+	cargo clean
+	rm -rf end2end/test-results

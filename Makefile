@@ -32,10 +32,12 @@ lint: setup
 unit: setup
 	cargo test --workspace --exclude frontend $(CARGO_TEST_FLAGS)
 
-## Browser tests: every test starts its own server on port 0 with a fresh
-## data dir (see end2end/tests/fixtures.ts), so they run beside `make serve`.
-e2e: build
-	cd end2end && npx playwright test
+## Browser tests through `cargo leptos end-to-end` (release build, then
+## Playwright). Every test starts its own server on port 0 with a fresh data
+## dir (end2end/tests/fixtures.ts); the server cargo-leptos itself starts is
+## pointed at port 0 and a temp dir too, so the suite runs beside `make serve`.
+e2e: setup
+	SWITCHYARD_BIND=127.0.0.1:0 SWITCHYARD_DATA_DIR=$$(mktemp -d) cargo leptos end-to-end --release
 
 bench: setup
 	cargo bench -p engine

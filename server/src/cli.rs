@@ -23,8 +23,10 @@ pub struct Cli {
     )]
     pub log_format: LogFormat,
 
+    /// Without a subcommand, `serve` runs with its flags taken from the
+    /// environment (this is how `cargo leptos` starts the binary).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -66,7 +68,13 @@ pub struct ServeArgs {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     crate::telemetry::init(cli.log_format);
-    match cli.command {
+    let command = match cli.command {
+        Some(command) => command,
+        None => Cli::parse_from(["switchyard", "serve"])
+            .command
+            .expect("serve parses"),
+    };
+    match command {
         Command::Serve(args) => {
             let settings = Settings::from_args(args)?;
             crate::serve::run(settings).await

@@ -265,3 +265,23 @@ async fn overview_renders_every_agent_without_javascript() {
     assert_eq!(server.get("/no-such-page").await.0, 404);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn responses_are_compressed_when_the_client_accepts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let res = server
+        .http
+        .get(format!("{}/", server.base))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap()),
+        Some("gzip")
+    );
+    server.stop().await;
+}

@@ -51,33 +51,34 @@ impl Fleet {
         }
     }
 
-    /// The newest revision and its parsed config.
-    pub async fn current(&self) -> Result<(Revision, Config)> {
-        let revision = self
-            .store
-            .head_revision()
-            .await?
-            .ok_or_else(|| Error::NotFound {
-                what: "config revision",
-                id: "head".into(),
-            })?;
+    /// The newest revision and its parsed config; `None` before the first
+    /// revision (a server started with `--no-demo` on an empty database).
+    pub async fn current(&self) -> Result<Option<(Revision, Config)>> {
+        let Some(revision) = self.store.head_revision().await? else {
+            return Ok(None);
+        };
         let config = Config::from_json(&revision.body).map_err(|e| Error::Corrupt {
             what: format!("config revision {}", revision.info.id),
             message: e.to_string(),
         })?;
-        Ok((revision, config))
+        Ok(Some((revision, config)))
     }
 
     pub async fn view(&self) -> Result<FleetView> {
-        let (revision, config) = self.current().await?;
-        Ok(FleetView {
-            revision: revision.info,
-            agents: config.effective_agents(),
+        Ok(match self.current().await? {
+            Some((revision, config)) => FleetView {
+                revision: Some(revision.info),
+                agents: config.effective_agents(),
+            },
+            None => FleetView {
+                revision: None,
+                agents: Vec::new(),
+            },
         })
     }
 
     pub async fn agent(&self, id: &str) -> Result<EffectiveAgent> {
-        let (_, config) = self.current().await?;
+        let (_, config) = self.current().await?.ok_or_else(|| not_found(id))?;
         config.effective_agent(id).ok_or_else(|| not_found(id))
     }
 
@@ -91,7 +92,7 @@ impl Fleet {
     ) -> Result<EffectiveAgent> {
         let mut last_conflict = None;
         for _ in 0..PATCH_ATTEMPTS {
-            let (base, mut config) = self.current().await?;
+            let (base, mut config) = self.current().await?.ok_or_else(|| not_found(agent))?;
             config.apply_harness_patch(agent, patch)?;
             let message = describe(agent, patch);
             let new = NewRevision {

@@ -26,6 +26,7 @@ fn patch(fallback: &str) -> HarnessPatch {
 }
 
 on_both_backends!(
+    empty_database_has_an_empty_fleet,
     seeds_once_and_never_overwrites,
     harness_change_is_stored_and_survives_a_restart,
     bad_value_is_refused_and_nothing_is_stored,
@@ -33,6 +34,18 @@ on_both_backends!(
     racing_writers_make_one_revision_and_one_conflict,
     equal_bodies_still_get_distinct_hashes,
 );
+
+async fn empty_database_has_an_empty_fleet(db: &TestDb) {
+    let fleet = fleet(db);
+    let view = fleet.view().await.unwrap();
+    assert_eq!((view.revision, view.agents.len()), (None, 0));
+    let err = fleet
+        .set_harness("builder", &patch("none"), "op")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(db.store.head_revision().await.unwrap().is_none());
+}
 
 async fn seeds_once_and_never_overwrites(db: &TestDb) {
     let fleet = fleet(db);
@@ -80,9 +93,10 @@ async fn harness_change_is_stored_and_survives_a_restart(db: &TestDb) {
         .find(|a| a.id.as_str() == "release-engineer")
         .unwrap();
     assert_eq!(re.fallback.value, HarnessFallback::None);
-    assert_eq!(view.revision.author, "op");
+    let revision = view.revision.unwrap();
+    assert_eq!(revision.author, "op");
     assert_eq!(
-        view.revision.message,
+        revision.message,
         "release-engineer: embeddedHarness fallback=none"
     );
     // The others still inherit.

@@ -40,17 +40,31 @@ pub fn Overview() -> impl IntoView {
 
 #[component]
 fn FleetTable(view: FleetView, set_harness: ServerAction<SetAgentHarness>) -> impl IntoView {
-    let revision = view.revision.clone();
     let count = view.agents.len();
+    let revision = view.revision.map(|revision| {
+        view! {
+            <span class="revision" title=revision.hash.clone()>
+                "config revision " <strong>"#" {revision.id.0}</strong>
+                " · " {revision.author.clone()} " · " {format_utc(revision.created_at_ms)}
+                " · " <span class="revision-message">{revision.message.clone()}</span>
+            </span>
+        }
+    });
+    if count == 0 {
+        return view! {
+            <div class="card empty">
+                <h2>"No agents configured yet"</h2>
+                <p>"Add agents under " <code>"agents.entries"</code> " in the config, or start on an empty data dir without "
+                    <code>"--no-demo"</code> " to get the demo fleet."</p>
+            </div>
+        }
+        .into_any();
+    }
     view! {
         <div class="card">
             <div class="card-head">
                 <span class="count">{count} " agents"</span>
-                <span class="revision" title=revision.hash.clone()>
-                    "config revision " <strong>"#" {revision.id.0}</strong>
-                    " · " {revision.author.clone()} " · " {format_utc(revision.created_at_ms)}
-                    " · " <span class="revision-message">{revision.message.clone()}</span>
-                </span>
+                {revision}
             </div>
             <div class="table-wrap">
                 <table class="fleet">
@@ -71,6 +85,7 @@ fn FleetTable(view: FleetView, set_harness: ServerAction<SetAgentHarness>) -> im
         </div>
         <HarnessLegend/>
     }
+    .into_any()
 }
 
 #[component]

@@ -35,7 +35,8 @@ pub struct Sourced<T> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FleetView {
-    pub revision: RevisionInfo,
+    /// `None` until the first config revision is stored.
+    pub revision: Option<RevisionInfo>,
     pub agents: Vec<EffectiveAgent>,
 }
 

@@ -11,14 +11,20 @@
 mod effective;
 mod harness;
 mod ids;
+mod job;
 mod model_ref;
+mod reachability;
 mod revision;
 mod secret;
+#[cfg(feature = "server")]
+pub mod validate;
 
 pub use effective::{EffectiveAgent, FleetView, Source, Sourced};
 pub use harness::{Choice, HarnessFallback, HarnessPatch, Runtime, Setting};
 pub use ids::{AgentId, ProviderId};
+pub use job::{CronConfig, Job, Schedule};
 pub use model_ref::ModelRef;
+pub use reachability::{CandidateReach, Harness, Reach, Reachability, SkipReason};
 pub use revision::{RevisionId, RevisionInfo};
 pub use secret::SecretRef;
 
@@ -35,8 +41,14 @@ pub struct Config {
     pub providers: BTreeMap<ProviderId, Provider>,
     #[serde(default)]
     pub agents: Agents,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub cron: CronConfig,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// How Switchyard talks to a provider.

@@ -149,7 +149,7 @@ fn literal_secrets_are_refused_without_being_echoed() {
 fn unknown_keys_survive_a_round_trip() {
     let input = json!({
         "agents": {"entries": {"builder": {"workspace": "/srv/builder"}}},
-        "cron": {"jobs": []}
+        "plugins": {"qmd": {"enabled": true}}
     });
     let config = Config::from_json(&input).unwrap();
     let out = config.to_json();
@@ -157,5 +157,5 @@ fn unknown_keys_survive_a_round_trip() {
         out["agents"]["entries"]["builder"]["workspace"],
         "/srv/builder"
     );
-    assert_eq!(out["cron"], json!({"jobs": []}));
+    assert_eq!(out["plugins"], json!({"qmd": {"enabled": true}}));
 }

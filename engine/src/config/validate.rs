@@ -1,0 +1,284 @@
+//! Validation before anything is stored (DESIGN §6). Everything found is
+//! reported at once, each problem at its JSON path; errors block a write,
+//! warnings (a secret's env var missing, an unreachable candidate) do not.
+
+use chrono::TimeZone;
+use croner::parser::{CronParser, Seconds, Year};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+
+use super::{Config, ModelRef, Reachability, Schedule};
+use crate::Problem;
+
+/// The outcome of validating one config.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub errors: Vec<Problem>,
+    pub warnings: Vec<Problem>,
+    /// Per agent: which candidates can serve, in which harness.
+    pub reachability: BTreeMap<String, Reachability>,
+}
+
+impl Report {
+    pub fn is_valid(&self) -> bool {
+        self.errors.is_empty()
+    }
+}
+
+/// Looks up environment variables; injected so tests need not touch the
+/// process environment.
+pub trait Env {
+    fn is_set(&self, name: &str) -> bool;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn is_set(&self, name: &str) -> bool {
+        std::env::var_os(name).is_some_and(|v| !v.is_empty())
+    }
+}
+
+pub fn validate(config: &Config, env: &dyn Env) -> Report {
+    let mut report = Report::default();
+    check_providers(config, env, &mut report);
+    check_agents(config, &mut report);
+    check_jobs(config, &mut report);
+    for agent in config.effective_agents() {
+        let reach = Reachability::of(config, &agent);
+        for w in &reach.warnings {
+            report.warnings.push(Problem::new(
+                format!("agents.entries.{}", agent.id),
+                w.clone(),
+            ));
+        }
+        report.reachability.insert(agent.id.to_string(), reach);
+    }
+    report
+}
+
+fn check_providers(config: &Config, env: &dyn Env, report: &mut Report) {
+    for (id, provider) in &config.providers {
+        let path = format!("providers.{id}");
+        if let Some(key) = &provider.api_key {
+            if !env.is_set(&key.env) {
+                report.warnings.push(Problem::new(
+                    format!("{path}.apiKey.env"),
+                    format!("environment variable {} is not set; calls to {id} will fail with auth_missing", key.env),
+                ));
+            }
+        }
+        let mut seen = HashSet::new();
+        for (i, model) in provider.models.iter().enumerate() {
+            if !seen.insert(model) {
+                report.errors.push(Problem::new(
+                    format!("{path}.models[{i}]"),
+                    format!("model `{model}` is listed twice"),
+                ));
+            }
+        }
+        if provider.base_url.is_none() && provider.kind != super::ProviderKind::Codex {
+            report.errors.push(Problem::new(
+                format!("{path}.baseUrl"),
+                "required for this provider kind (only `codex` providers are reached through the Codex harness without one)",
+            ));
+        }
+    }
+}
+
+fn check_ref(config: &Config, r: &ModelRef, path: String, report: &mut Report) {
+    match config.providers.get(r.provider().as_str()) {
+        None => {
+            let known: Vec<&str> = config.providers.keys().map(|p| p.as_str()).collect();
+            report.errors.push(Problem::new(
+                path,
+                format!(
+                    "`{r}` names provider `{}`, which is not configured (configured: {})",
+                    r.provider(),
+                    known.join(", ")
+                ),
+            ));
+        }
+        Some(p) if !p.models.iter().any(|m| m == r.model()) => report.errors.push(Problem::new(
+            path,
+            format!(
+                "provider `{}` does not list model `{}` (listed: {})",
+                r.provider(),
+                r.model(),
+                p.models.join(", ")
+            ),
+        )),
+        Some(_) => {}
+    }
+}
+
+fn check_agents(config: &Config, report: &mut Report) {
+    let defaults = &config.agents.defaults;
+    let sections = std::iter::once(("agents.defaults".to_owned(), &defaults.model)).chain(
+        config
+            .agents
+            .entries
+            .iter()
+            .map(|(id, e)| (format!("agents.entries.{id}"), &e.model)),
+    );
+    for (base, model) in sections {
+        if let Some(primary) = &model.primary {
+            check_ref(config, primary, format!("{base}.model.primary"), report);
+        }
+        for (i, f) in model.fallbacks.iter().flatten().enumerate() {
+            check_ref(config, f, format!("{base}.model.fallbacks[{i}]"), report);
+        }
+    }
+    for agent in config.effective_agents() {
+        let path = format!("agents.entries.{}.model", agent.id);
+        match &agent.primary {
+            None => report.errors.push(Problem::new(
+                format!("{path}.primary"),
+                "no primary model: set one on the agent or in agents.defaults.model.primary",
+            )),
+            Some(primary) => {
+                let mut seen = HashSet::from([&primary.value]);
+                for (i, f) in agent.fallbacks.value.iter().enumerate() {
+                    if !seen.insert(f) {
+                        report.warnings.push(Problem::new(
+                            format!("{path}.fallbacks[{i}]"),
+                            format!("`{f}` appears earlier in the chain; it will be skipped the second time"),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn check_jobs(config: &Config, report: &mut Report) {
+    let mut ids = BTreeMap::new();
+    let parser = CronParser::builder()
+        .seconds(Seconds::Optional)
+        .year(Year::Disallowed)
+        .build();
+    for (i, job) in config.cron.jobs.iter().enumerate() {
+        let path = format!("cron.jobs[{i}]");
+        if job.id.trim().is_empty() {
+            report
+                .errors
+                .push(Problem::new(format!("{path}.id"), "must not be empty"));
+        } else if let Some(first) = ids.insert(job.id.as_str(), i) {
+            report.errors.push(Problem::new(
+                format!("{path}.id"),
+                format!("duplicate job id `{}` (also cron.jobs[{first}])", job.id),
+            ));
+        }
+        if !config.agents.entries.contains_key(job.agent_id.as_str()) {
+            report.errors.push(Problem::new(
+                format!("{path}.agentId"),
+                format!("agent `{}` does not exist", job.agent_id),
+            ));
+        }
+        if job.timeout_seconds == Some(0) {
+            report.errors.push(Problem::new(
+                format!("{path}.timeoutSeconds"),
+                "must be at least 1",
+            ));
+        }
+        match &job.schedule {
+            Schedule::Cron { expr, tz } => {
+                if let Err(e) = parser.parse(expr) {
+                    report.errors.push(Problem::new(
+                        format!("{path}.schedule.expr"),
+                        format!("invalid cron expression `{expr}`: {e}"),
+                    ));
+                }
+                if let Some(tz) = tz {
+                    if tz.parse::<chrono_tz::Tz>().is_err() {
+                        report.errors.push(Problem::new(
+                            format!("{path}.schedule.tz"),
+                            format!(
+                                "unknown time zone `{tz}`; use an IANA name such as Europe/Berlin"
+                            ),
+                        ));
+                    }
+                }
+            }
+            Schedule::Every { every_ms, .. } => {
+                if *every_ms < 1_000 {
+                    report.errors.push(Problem::new(
+                        format!("{path}.schedule.everyMs"),
+                        "must be at least 1000 (one second)",
+                    ));
+                }
+            }
+            Schedule::At { at_ms } => {
+                if chrono::Utc.timestamp_millis_opt(*at_ms).single().is_none() {
+                    report.errors.push(Problem::new(
+                        format!("{path}.schedule.atMs"),
+                        "not a valid time",
+                    ));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    struct NoEnv;
+    impl Env for NoEnv {
+        fn is_set(&self, _: &str) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn the_demo_fleet_is_valid_and_warns_about_what_matters() {
+        let config = Config::from_json(&crate::sim::demo::fleet_config()).unwrap();
+        let report = validate(&config, &NoEnv);
+        assert_eq!(report.errors, []);
+        let warnings: Vec<String> = report.warnings.iter().map(ToString::to_string).collect();
+        assert!(warnings.contains(&"providers.openrouter.apiKey.env: environment variable OPENROUTER_API_KEY is not set; calls to openrouter will fail with auth_missing".to_owned()), "{warnings:#?}");
+        assert!(warnings.contains(&"agents.entries.qa-engineer: fallback: none — ollama-cloud/glm-5.1 and openrouter/deepseek/deepseek-v3.2 can never run".to_owned()), "{warnings:#?}");
+        assert_eq!(report.reachability.len(), 4);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_with_its_path() {
+        let config = Config::from_json(&json!({
+            "providers": {"openrouter": {"kind": "openai-chat", "baseUrl": "http://x", "models": ["a", "a"]}},
+            "agents": {
+                "defaults": {"model": {"fallbacks": ["openrouter/b", "ollama-cloud/glm-5.1"]}},
+                "entries": {"builder": {}}
+            },
+            "cron": {"jobs": [
+                {"id": "j1", "agentId": "builder", "message": "go", "schedule": {"kind": "cron", "expr": "61 * * * *", "tz": "Mars/Olympus"}},
+                {"id": "j1", "agentId": "ghost", "message": "go", "schedule": {"kind": "every", "everyMs": 10}}
+            ]}
+        }))
+        .unwrap();
+        let report = validate(&config, &NoEnv);
+        let paths: Vec<&str> = report.errors.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "providers.openrouter.models[1]",
+                "agents.defaults.model.fallbacks[0]",
+                "agents.defaults.model.fallbacks[1]",
+                "agents.entries.builder.model.primary",
+                "cron.jobs[0].schedule.expr",
+                "cron.jobs[0].schedule.tz",
+                "cron.jobs[1].id",
+                "cron.jobs[1].agentId",
+                "cron.jobs[1].schedule.everyMs",
+            ],
+            "{:#?}",
+            report.errors
+        );
+        assert!(report.errors[2]
+            .message
+            .contains("provider `ollama-cloud`, which is not configured"));
+    }
+}

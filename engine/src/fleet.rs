@@ -1,18 +1,40 @@
 //! The fleet service: reads and changes the operator config. The console's
 //! server functions and the REST API both call these methods, so there is one
-//! code path for every change.
+//! code path for every change, and every change is validated, stored as a new
+//! revision, and in effect at once (every read starts from the newest
+//! revision; nothing needs a restart).
 
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::sync::Arc;
 
 use crate::clock::SharedClock;
-use crate::config::{Config, EffectiveAgent, FleetView, HarnessPatch};
+use crate::config::diff::{diff, Diff};
+use crate::config::validate::{validate, Env, ProcessEnv, Report};
+use crate::config::{Config, EffectiveAgent, FleetView, HarnessPatch, RevisionId, RevisionInfo};
 use crate::store::{NewRevision, Revision, Store};
 use crate::{Error, Result};
+
+/// The current config as stored, with the revision it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigDocument {
+    /// `None` before the first revision.
+    pub revision: Option<RevisionInfo>,
+    pub config: Value,
+}
+
+/// A stored change: the new revision and what validation said of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Committed {
+    pub revision: RevisionInfo,
+    pub report: Report,
+}
 
 #[derive(Clone)]
 pub struct Fleet {
     store: Store,
     clock: SharedClock,
+    env: Arc<dyn Env + Send + Sync>,
 }
 
 /// How often a field-level change is re-applied when another writer got in
@@ -23,7 +45,12 @@ const PATCH_ATTEMPTS: usize = 5;
 
 impl Fleet {
     pub fn new(store: Store, clock: SharedClock) -> Self {
-        Self { store, clock }
+        Self::with_env(store, clock, Arc::new(ProcessEnv))
+    }
+
+    /// With an injected environment, for validating secrets in tests.
+    pub fn with_env(store: Store, clock: SharedClock, env: Arc<dyn Env + Send + Sync>) -> Self {
+        Self { store, clock, env }
     }
 
     pub fn store(&self) -> &Store {
@@ -33,18 +60,12 @@ impl Fleet {
     /// Stores `config` as the first revision if the database has none. Returns
     /// whether it did. Never overwrites: a later start finds a head and leaves
     /// it, and two replicas starting at once produce one first revision.
-    pub async fn seed_if_empty(&self, config: &serde_json::Value, author: &str) -> Result<bool> {
+    pub async fn seed_if_empty(&self, config: &Value, author: &str) -> Result<bool> {
         if self.store.head_revision().await?.is_some() {
             return Ok(false);
         }
-        Config::from_json(config)?;
-        let new = NewRevision {
-            author,
-            message: "seed: demo fleet",
-            created_at_ms: self.clock.now_ms(),
-            body: config,
-        };
-        match self.store.append_revision(None, new).await {
+        let config = Config::from_json(config)?;
+        match self.commit(None, &config, author, "seed: demo fleet").await {
             Ok(_) => Ok(true),
             Err(Error::Conflict { .. }) => Ok(false),
             Err(e) => Err(e),
@@ -57,10 +78,7 @@ impl Fleet {
         let Some(revision) = self.store.head_revision().await? else {
             return Ok(None);
         };
-        let config = Config::from_json(&revision.body).map_err(|e| Error::Corrupt {
-            what: format!("config revision {}", revision.info.id),
-            message: e.to_string(),
-        })?;
+        let config = parse_stored(&revision)?;
         Ok(Some((revision, config)))
     }
 
@@ -82,6 +100,93 @@ impl Fleet {
         config.effective_agent(id).ok_or_else(|| not_found(id))
     }
 
+    pub async fn document(&self) -> Result<ConfigDocument> {
+        let head = self.store.head_revision().await?;
+        Ok(match head {
+            Some(r) => ConfigDocument {
+                revision: Some(r.info),
+                config: r.body,
+            },
+            None => ConfigDocument {
+                revision: None,
+                config: Config::default().to_json(),
+            },
+        })
+    }
+
+    /// Validates a config without storing it. A body that does not fit the
+    /// schema is an [`Error::Invalid`]; one that fits but has problems comes
+    /// back as a report with errors.
+    pub fn validate(&self, body: &Value) -> Result<Report> {
+        let config = Config::from_json(body)?;
+        Ok(validate(&config, self.env.as_ref()))
+    }
+
+    /// Replaces the whole config. `base_hash` is the hash of the revision the
+    /// author started from (empty on an empty database); if another change
+    /// landed since, nothing is stored and the result is a conflict naming
+    /// the current hash.
+    pub async fn put_config(
+        &self,
+        base_hash: &str,
+        body: &Value,
+        author: &str,
+        message: &str,
+    ) -> Result<Committed> {
+        let config = Config::from_json(body)?;
+        let head = self.store.head_revision().await?.map(|r| r.info);
+        let head_hash = head.as_ref().map_or("", |h| h.hash.as_str());
+        if head_hash != base_hash {
+            return Err(Error::Conflict {
+                current_hash: head_hash.to_owned(),
+            });
+        }
+        self.commit(head.as_ref(), &config, author, message).await
+    }
+
+    pub async fn revisions(&self, limit: i64) -> Result<Vec<RevisionInfo>> {
+        self.store.revisions(limit).await
+    }
+
+    pub async fn revision(&self, id: RevisionId) -> Result<Revision> {
+        self.store.revision(id).await
+    }
+
+    pub async fn diff(&self, from: RevisionId, to: RevisionId) -> Result<Diff> {
+        let (a, b) = (
+            self.store.revision(from).await?,
+            self.store.revision(to).await?,
+        );
+        Ok(diff(
+            &a.body,
+            &b.body,
+            &format!("revision #{from}"),
+            &format!("revision #{to}"),
+        ))
+    }
+
+    /// Makes revision `to`'s config current again, as a new revision on top of
+    /// the head. With `base_hash`, refuses if the head moved since.
+    pub async fn rollback(
+        &self,
+        to: RevisionId,
+        base_hash: Option<&str>,
+        author: &str,
+    ) -> Result<Committed> {
+        let target = self.store.revision(to).await?;
+        let config = parse_stored(&target)?;
+        let head = self.store.head_revision().await?.map(|r| r.info);
+        if let (Some(base), Some(head)) = (base_hash, &head) {
+            if base != head.hash {
+                return Err(Error::Conflict {
+                    current_hash: head.hash.clone(),
+                });
+            }
+        }
+        let message = format!("rollback to revision #{to}");
+        self.commit(head.as_ref(), &config, author, &message).await
+    }
+
     /// Changes one agent's `embeddedHarness` and stores the result as a new
     /// revision. Bad values are refused before anything is written.
     pub async fn set_harness(
@@ -94,14 +199,10 @@ impl Fleet {
         for _ in 0..PATCH_ATTEMPTS {
             let (base, mut config) = self.current().await?.ok_or_else(|| not_found(agent))?;
             config.apply_harness_patch(agent, patch)?;
-            let message = describe(agent, patch);
-            let new = NewRevision {
-                author,
-                message: &message,
-                created_at_ms: self.clock.now_ms(),
-                body: &config.to_json(),
-            };
-            match self.store.append_revision(Some(&base.info), new).await {
+            match self
+                .commit(Some(&base.info), &config, author, &describe(agent, patch))
+                .await
+            {
                 Ok(_) => {
                     return config
                         .effective_agent(agent)
@@ -113,6 +214,36 @@ impl Fleet {
         }
         Err(last_conflict.expect("loop ran at least once"))
     }
+
+    /// The one write path: validate, then append on top of `base`.
+    async fn commit(
+        &self,
+        base: Option<&RevisionInfo>,
+        config: &Config,
+        author: &str,
+        message: &str,
+    ) -> Result<Committed> {
+        let report = validate(config, self.env.as_ref());
+        if !report.is_valid() {
+            return Err(Error::Invalid(report.errors));
+        }
+        let body = config.to_json();
+        let new = NewRevision {
+            author,
+            message,
+            created_at_ms: self.clock.now_ms(),
+            body: &body,
+        };
+        let revision = self.store.append_revision(base, new).await?;
+        Ok(Committed { revision, report })
+    }
+}
+
+fn parse_stored(revision: &Revision) -> Result<Config> {
+    Config::from_json(&revision.body).map_err(|e| Error::Corrupt {
+        what: format!("config revision {}", revision.info.id),
+        message: e.to_string(),
+    })
 }
 
 fn not_found(id: &str) -> Error {
@@ -131,9 +262,4 @@ fn describe(agent: &str, patch: &HarnessPatch) -> String {
         parts.push(format!("fallback={v}"));
     }
     format!("{agent}: embeddedHarness {}", parts.join(" "))
-}
-
-/// A fleet over `store` with the system clock.
-pub fn with_system_clock(store: Store) -> Fleet {
-    Fleet::new(store, Arc::new(crate::clock::SystemClock))
 }

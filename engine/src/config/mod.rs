@@ -8,6 +8,8 @@
 //! `embeddedHarness`, `apiKey`) are refused, because there a typo
 //! (`fallbaks`) would silently change what runs.
 
+#[cfg(feature = "server")]
+pub mod diff;
 mod effective;
 mod harness;
 mod ids;

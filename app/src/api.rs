@@ -40,6 +40,7 @@ pub mod ssr {
             code: "internal".into(),
             message: "fleet service missing from context".into(),
             details: Vec::new(),
+            current_hash: None,
         })
     }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
 #[error("{message}")]
+#[serde(rename_all = "camelCase")]
 pub struct AppError {
     /// `not_found`, `conflict`, `invalid`, `unavailable`, `internal` or
     /// `transport` (the request did not reach the engine).
@@ -15,6 +16,9 @@ pub struct AppError {
     pub message: String,
     #[serde(default)]
     pub details: Vec<Problem>,
+    /// On a `conflict`: the hash of the revision that is current now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_hash: Option<String>,
 }
 
 impl FromServerFnError for AppError {
@@ -25,6 +29,7 @@ impl FromServerFnError for AppError {
             code: "transport".into(),
             message: value.to_string(),
             details: Vec::new(),
+            current_hash: None,
         }
     }
 }
@@ -50,10 +55,15 @@ impl From<engine::Error> for AppError {
         } else {
             e.to_string()
         };
+        let current_hash = match &e {
+            engine::Error::Conflict { current_hash } => Some(current_hash.clone()),
+            _ => None,
+        };
         AppError {
             code: code_of(kind).into(),
             message,
             details: e.problems().to_vec(),
+            current_hash,
         }
     }
 }

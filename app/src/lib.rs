@@ -2,6 +2,8 @@
 //! JavaScript) and hydrate in the browser. Server functions in [`api`] are thin
 //! adapters over the same engine methods the REST API calls.
 
+#![recursion_limit = "256"]
+
 pub mod api;
 mod components;
 pub mod error;

@@ -14,11 +14,20 @@ test("lists the four demo agents with their chain and inherited settings", async
   }
   const re = row(page, "release-engineer");
   await expect(re).toContainText("gpt-5.3-codex-spark");
-  await expect(re.locator("ol.chain li")).toHaveText([
+  await expect(re.locator("ol.chain li .model")).toHaveText([
     "openai-codex/gpt-5.4",
     "ollama-cloud/glm-5.1",
     "openrouter/deepseek/deepseek-v3.2",
   ]);
+  // Which harness serves each candidate: fallback pi hands externals to the native engine…
+  await expect(re.locator("ol.chain li .harness")).toHaveText(["codex", "native", "native"]);
+  // …while fallback none means they can never run, and the console says so.
+  const qa = row(page, "qa-engineer");
+  await expect(qa.locator("ol.chain li .harness")).toHaveText(["codex", "never runs", "never runs"]);
+  await expect(qa.locator(".chain-warnings")).toContainText(
+    "fallback: none — ollama-cloud/glm-5.1 and openrouter/deepseek/deepseek-v3.2 can never run",
+  );
+  await expect(re.locator(".chain-warnings")).toHaveCount(0);
   await expect(fallbackCell(page, "release-engineer")).toHaveAttribute("data-value", "pi");
   await expect(fallbackCell(page, "release-engineer")).toHaveAttribute("data-source", "defaults");
   await expect(fallbackCell(page, "qa-engineer")).toHaveAttribute("data-value", "none");
@@ -38,6 +47,8 @@ test("flipping release-engineer from pi to none is stored and survives a reload"
   await expect(cell).toHaveAttribute("data-value", "none");
   await expect(cell).toHaveAttribute("data-source", "agent");
   await expect(cell.getByRole("button", { name: "none", exact: true })).toHaveAttribute("aria-pressed", "true");
+  // The chain view follows: the external candidates can no longer run.
+  await expect(row(page, "release-engineer").locator("ol.chain li .harness")).toHaveText(["codex", "never runs", "never runs"]);
   // Only release-engineer changed.
   await expect(fallbackCell(page, "builder")).toHaveAttribute("data-value", "pi");
 

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use crate::clock::SharedClock;
 use crate::config::diff::{diff, Diff};
 use crate::config::validate::{validate, Env, ProcessEnv, Report};
-use crate::config::{Config, EffectiveAgent, FleetView, HarnessPatch, RevisionId, RevisionInfo};
+use crate::config::{
+    AgentView, Config, EffectiveAgent, FleetView, HarnessPatch, RevisionId, RevisionInfo,
+};
 use crate::store::{NewRevision, Revision, Store};
 use crate::{Error, Result};
 
@@ -86,7 +88,7 @@ impl Fleet {
         Ok(match self.current().await? {
             Some((revision, config)) => FleetView {
                 revision: Some(revision.info),
-                agents: config.effective_agents(),
+                agents: config.agent_views(),
             },
             None => FleetView {
                 revision: None,
@@ -95,9 +97,10 @@ impl Fleet {
         })
     }
 
-    pub async fn agent(&self, id: &str) -> Result<EffectiveAgent> {
+    pub async fn agent(&self, id: &str) -> Result<AgentView> {
         let (_, config) = self.current().await?.ok_or_else(|| not_found(id))?;
-        config.effective_agent(id).ok_or_else(|| not_found(id))
+        let agent = config.effective_agent(id).ok_or_else(|| not_found(id))?;
+        Ok(AgentView::of(&config, agent))
     }
 
     pub async fn document(&self) -> Result<ConfigDocument> {

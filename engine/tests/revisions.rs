@@ -44,6 +44,7 @@ async fn put_with_the_current_hash_stores_a_new_revision(db: &TestDb) {
             .agent("builder")
             .await
             .unwrap()
+            .agent
             .fallback
             .value
             .to_string(),

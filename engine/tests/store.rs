@@ -67,7 +67,7 @@ async fn seeds_once_and_never_overwrites(db: &TestDb) {
         .await
         .unwrap());
     let agent = fleet.agent("builder").await.unwrap();
-    assert_eq!(agent.fallback.value, HarnessFallback::None);
+    assert_eq!(agent.agent.fallback.value, HarnessFallback::None);
     assert_eq!(db.store.revisions(10).await.unwrap().len(), 2);
 }
 
@@ -90,9 +90,9 @@ async fn harness_change_is_stored_and_survives_a_restart(db: &TestDb) {
     let re = view
         .agents
         .iter()
-        .find(|a| a.id.as_str() == "release-engineer")
+        .find(|a| a.agent.id.as_str() == "release-engineer")
         .unwrap();
-    assert_eq!(re.fallback.value, HarnessFallback::None);
+    assert_eq!(re.agent.fallback.value, HarnessFallback::None);
     let revision = view.revision.unwrap();
     assert_eq!(revision.author, "op");
     assert_eq!(
@@ -103,9 +103,9 @@ async fn harness_change_is_stored_and_survives_a_restart(db: &TestDb) {
     let builder = view
         .agents
         .iter()
-        .find(|a| a.id.as_str() == "builder")
+        .find(|a| a.agent.id.as_str() == "builder")
         .unwrap();
-    assert_eq!(builder.fallback.source, Source::Defaults);
+    assert_eq!(builder.agent.fallback.source, Source::Defaults);
 }
 
 async fn bad_value_is_refused_and_nothing_is_stored(db: &TestDb) {

@@ -17,6 +17,12 @@ pub enum ApiError {
     /// The request body could not be read as the expected JSON.
     #[error("{0}")]
     BadJson(String),
+    /// A write that must name its base revision did not (`If-Match`).
+    #[error("{0}")]
+    PreconditionRequired(&'static str),
+    /// A query parameter or path segment is malformed.
+    #[error("{path}: {message}")]
+    BadParam { path: &'static str, message: String },
 }
 
 impl From<JsonRejection> for ApiError {
@@ -44,6 +50,25 @@ impl IntoResponse for ApiError {
                     code: "invalid".into(),
                     message: format!("request body: {message}"),
                     details: vec![Problem::new("(body)", message)],
+                    current_hash: None,
+                },
+            ),
+            ApiError::PreconditionRequired(message) => (
+                StatusCode::PRECONDITION_REQUIRED,
+                AppError {
+                    code: "precondition_required".into(),
+                    message: message.into(),
+                    details: Vec::new(),
+                    current_hash: None,
+                },
+            ),
+            ApiError::BadParam { path, message } => (
+                StatusCode::BAD_REQUEST,
+                AppError {
+                    code: "invalid".into(),
+                    message: format!("{path}: {message}"),
+                    details: vec![Problem::new(path, message)],
+                    current_hash: None,
                 },
             ),
             ApiError::Engine(e) => {
@@ -54,8 +79,22 @@ impl IntoResponse for ApiError {
                 (status, AppError::from(e))
             }
         };
-        (status, Json(body)).into_response()
+        let etag = body.current_hash.as_deref().map(etag_value);
+        let mut response = (status, Json(body)).into_response();
+        if let Some(Ok(etag)) = etag {
+            response
+                .headers_mut()
+                .insert(axum::http::header::ETAG, etag);
+        }
+        response
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// `"<hash>"`: revision hashes are the config's entity tags.
+pub fn etag_value(
+    hash: &str,
+) -> Result<axum::http::HeaderValue, axum::http::header::InvalidHeaderValue> {
+    axum::http::HeaderValue::from_str(&format!("\"{hash}\""))
+}

@@ -2,7 +2,9 @@
 //! tagged with where it came from, and the harness fallback one click away.
 
 use engine::config::FleetView;
-use engine::config::{Choice, EffectiveAgent, HarnessFallback, Runtime, Source};
+use engine::config::{
+    AgentView, Choice, Harness, HarnessFallback, Reach, Reachability, Runtime, Source,
+};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
@@ -78,7 +80,7 @@ fn FleetTable(view: FleetView, set_harness: ServerAction<SetAgentHarness>) -> im
                         </tr>
                     </thead>
                     <tbody>
-                        {view.agents.into_iter().map(|agent| view! { <AgentRow agent set_harness/> }).collect_view()}
+                        {view.agents.into_iter().map(|agent| view! { <AgentRow agent set_harness/> }.into_any()).collect_view()}
                     </tbody>
                 </table>
             </div>
@@ -89,20 +91,33 @@ fn FleetTable(view: FleetView, set_harness: ServerAction<SetAgentHarness>) -> im
 }
 
 #[component]
-fn AgentRow(agent: EffectiveAgent, set_harness: ServerAction<SetAgentHarness>) -> impl IntoView {
+fn AgentRow(agent: AgentView, set_harness: ServerAction<SetAgentHarness>) -> impl IntoView {
+    let AgentView {
+        agent,
+        reachability,
+    } = agent;
     let id = agent.id.to_string();
     let (row_id, label_id) = (id.clone(), id.clone());
+    let reach_of = {
+        let reachability = reachability.clone();
+        move |position: usize| reachability.candidates.get(position).map(|c| c.healthy)
+    };
+    let primary_reach = reach_of(0);
     let primary = match agent.primary.clone() {
-        Some(p) => view! { <ModelName model=p.value/> <SourceTag source=p.source/> }.into_any(),
+        Some(p) => view! { <ModelName model=p.value/> <ReachTag reach=primary_reach/> <SourceTag source=p.source/> }.into_any(),
         None => view! { <span class="warn">"no primary model"</span> }.into_any(),
     };
     let chain = agent.fallbacks.value.clone();
+    let offset = usize::from(agent.primary.is_some());
     let chain_view = if chain.is_empty() {
         view! { <span class="muted">"none"</span> }.into_any()
     } else {
         view! {
             <ol class="chain">
-                {chain.into_iter().map(|m| view! { <li><ModelName model=m/></li> }).collect_view()}
+                {chain.into_iter().enumerate().map(|(i, m)| {
+                    let reach = reach_of(i + offset);
+                    view! { <li class:unreachable=reach.is_some_and(|r| !r.runs())><ModelName model=m/> <ReachTag reach/></li> }
+                }).collect_view()}
             </ol>
         }
         .into_any()
@@ -114,7 +129,10 @@ fn AgentRow(agent: EffectiveAgent, set_harness: ServerAction<SetAgentHarness>) -
                 <div class="agent-id">{label_id}</div>
             </th>
             <td>{primary}</td>
-            <td>{chain_view} <SourceTag source=agent.fallbacks.source/></td>
+            <td>
+                {chain_view} <SourceTag source=agent.fallbacks.source/>
+                <ChainWarnings reachability/>
+            </td>
             <td data-field="runtime" data-value=agent.runtime.value.as_str()>
                 <span class="value">{agent.runtime.value.as_str()}</span>
                 " " <SourceTag source=agent.runtime.source/>
@@ -124,6 +142,42 @@ fn AgentRow(agent: EffectiveAgent, set_harness: ServerAction<SetAgentHarness>) -
             </td>
         </tr>
     }
+}
+
+/// Which harness a candidate runs in when nothing is broken, or that it never runs.
+#[component]
+fn ReachTag(reach: Option<Reach>) -> impl IntoView {
+    reach.map(|reach| {
+        let (class, text, title) = match reach {
+            Reach::Runs(Harness::Codex) => (
+                "harness harness-codex",
+                "codex",
+                "Runs in the Codex app-server".to_owned(),
+            ),
+            Reach::Runs(Harness::Native) => (
+                "harness harness-native",
+                "native",
+                "Runs in Switchyard's native engine".to_owned(),
+            ),
+            Reach::Skipped(reason) => (
+                "harness harness-never",
+                "never runs",
+                format!("Never attempted: {}", reason.as_str()),
+            ),
+        };
+        view! { <span class=class title=title>{text}</span> }
+    })
+}
+
+#[component]
+fn ChainWarnings(reachability: Reachability) -> impl IntoView {
+    (!reachability.warnings.is_empty()).then(|| {
+        view! {
+            <ul class="chain-warnings" role="note">
+                {reachability.warnings.into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}
+            </ul>
+        }
+    })
 }
 
 /// One form per agent, one submit button per value: a plain HTML form post

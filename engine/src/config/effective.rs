@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AgentId, Config, HarnessFallback, ModelRef, RevisionInfo, Runtime};
+use super::{AgentId, Config, HarnessFallback, ModelRef, Reachability, RevisionInfo, Runtime};
 
 /// Where an effective value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,7 +37,27 @@ pub struct Sourced<T> {
 pub struct FleetView {
     /// `None` until the first config revision is stored.
     pub revision: Option<RevisionInfo>,
-    pub agents: Vec<EffectiveAgent>,
+    pub agents: Vec<AgentView>,
+}
+
+/// One agent as operators see it: its effective settings and what they mean
+/// for its chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentView {
+    #[serde(flatten)]
+    pub agent: EffectiveAgent,
+    pub reachability: Reachability,
+}
+
+impl AgentView {
+    pub fn of(config: &Config, agent: EffectiveAgent) -> Self {
+        let reachability = Reachability::of(config, &agent);
+        AgentView {
+            agent,
+            reachability,
+        }
+    }
 }
 
 /// What an agent will actually run with.

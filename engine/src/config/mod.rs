@@ -21,7 +21,7 @@ mod secret;
 #[cfg(feature = "server")]
 pub mod validate;
 
-pub use effective::{EffectiveAgent, FleetView, Source, Sourced};
+pub use effective::{AgentView, EffectiveAgent, FleetView, Source, Sourced};
 pub use harness::{Choice, HarnessFallback, HarnessPatch, Runtime, Setting};
 pub use ids::{AgentId, ProviderId};
 pub use job::{CronConfig, Job, Schedule};
@@ -189,6 +189,14 @@ impl Config {
             .entries
             .keys()
             .map(|id| EffectiveAgent::resolve(self, id))
+            .collect()
+    }
+
+    /// Effective settings and chain reachability of every agent.
+    pub fn agent_views(&self) -> Vec<AgentView> {
+        self.effective_agents()
+            .into_iter()
+            .map(|a| AgentView::of(self, a))
             .collect()
     }
 

@@ -37,6 +37,19 @@ pub enum SkipReason {
     RunFailed,
 }
 
+impl SkipReason {
+    /// The reason as it appears in decision logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::ProviderNotFound => "provider_not_found",
+            SkipReason::ModelNotFound => "model_not_found",
+            SkipReason::HarnessMismatch => "harness_mismatch",
+            SkipReason::HarnessDown => "harness_down",
+            SkipReason::RunFailed => "run_failed",
+        }
+    }
+}
+
 /// One cell of the matrix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -250,7 +263,9 @@ mod tests {
     /// (codex, codex, external, external).
     #[test]
     fn the_seed_chain_under_every_setting() {
-        let table: &[(&str, &str, [(Reach, Reach); 4])] = &[
+        // (runtime, fallback, [(healthy, codex_down); 4 candidates])
+        type Case = (&'static str, &'static str, [(Reach, Reach); 4]);
+        let table: &[Case] = &[
             (
                 "codex",
                 "pi",

@@ -2,6 +2,7 @@
 //! own on the shared test database, so tests run in parallel and beside a
 //! running `make serve`.
 
+#![allow(dead_code)] // each test binary uses a different part of it
 use engine::store::Store;
 use std::sync::atomic::{AtomicU32, Ordering};
 

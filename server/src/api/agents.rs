@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::routing::{get, patch};
 use axum::{Json, Router};
 use engine::config::FleetView;
-use engine::config::{EffectiveAgent, HarnessPatch};
+use engine::config::{AgentView, EffectiveAgent, HarnessPatch};
 
 use super::API_AUTHOR;
 use crate::error::ApiResult;
@@ -26,7 +26,7 @@ async fn list(State(state): State<AppState>) -> ApiResult<Json<FleetView>> {
 async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<EffectiveAgent>> {
+) -> ApiResult<Json<AgentView>> {
     Ok(Json(state.fleet.agent(&id).await?))
 }
 

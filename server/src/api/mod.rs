@@ -2,13 +2,19 @@
 //! Handlers are adapters: parse, call one engine method, map the result.
 
 mod agents;
+mod config;
 
 use axum::Router;
 
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().nest("/api/v1", Router::new().merge(agents::router()))
+    Router::new().nest(
+        "/api/v1",
+        Router::new()
+            .merge(agents::router())
+            .merge(config::router()),
+    )
 }
 
 /// Who made a change through the API. Until tokens exist (DESIGN §10), API

@@ -1,0 +1,136 @@
+//! `/api/v1/config`: the operator config as versioned data (DESIGN §6).
+//! Revision hashes are entity tags: `GET` answers `ETag`, writes carry
+//! `If-Match`, and a stale one gets 409 with the current hash.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use engine::config::RevisionId;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::API_AUTHOR;
+use crate::error::{etag_value, ApiError, ApiResult};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/config", get(current).put(replace))
+        .route("/config/validate", post(validate))
+        .route("/config/revisions", get(revisions))
+        .route("/config/revisions/{id}", get(revision))
+        .route("/config/diff", get(diff))
+        .route("/config/rollback/{id}", post(rollback))
+}
+
+/// The hash in `If-Match: "<hash>"` (quotes optional).
+fn if_match(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::IF_MATCH)?.to_str().ok()?;
+    Some(
+        value
+            .trim()
+            .trim_start_matches("W/")
+            .trim_matches('"')
+            .to_owned(),
+    )
+}
+
+fn with_etag(hash: Option<&str>, body: impl IntoResponse) -> Response {
+    let mut response = body.into_response();
+    if let Some(Ok(etag)) = hash.map(etag_value) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}
+
+async fn current(State(state): State<AppState>) -> ApiResult<Response> {
+    let doc = state.fleet.document().await?;
+    let hash = doc.revision.as_ref().map(|r| r.hash.clone());
+    Ok(with_etag(hash.as_deref(), Json(doc)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PutBody {
+    config: Value,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// Replaces the whole config. `If-Match` is required: a write must say which
+/// revision it was based on, or two operators silently overwrite each other.
+async fn replace(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<PutBody>, JsonRejection>,
+) -> ApiResult<Response> {
+    let base = if_match(&headers).ok_or(ApiError::PreconditionRequired(
+        "send If-Match with the hash of the revision you edited (GET /api/v1/config answers it as ETag; \"\" on an empty database)",
+    ))?;
+    let Json(body) = body?;
+    let message = body.message.as_deref().unwrap_or("config replaced via API");
+    let committed = state
+        .fleet
+        .put_config(&base, &body.config, API_AUTHOR, message)
+        .await?;
+    let hash = committed.revision.hash.clone();
+    Ok(with_etag(Some(&hash), (StatusCode::OK, Json(committed))))
+}
+
+async fn validate(
+    State(state): State<AppState>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> ApiResult<Response> {
+    let Json(body) = body?;
+    Ok(Json(state.fleet.validate(&body)?).into_response())
+}
+
+#[derive(Deserialize)]
+struct Limit {
+    limit: Option<i64>,
+}
+
+async fn revisions(State(state): State<AppState>, Query(q): Query<Limit>) -> ApiResult<Response> {
+    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+    Ok(Json(state.fleet.revisions(limit).await?).into_response())
+}
+
+async fn revision(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+    let r = state.fleet.revision(RevisionId(id)).await?;
+    Ok(Json(serde_json::json!({"revision": r.info, "config": r.body})).into_response())
+}
+
+#[derive(Deserialize)]
+struct DiffQuery {
+    from: Option<i64>,
+    to: Option<i64>,
+}
+
+async fn diff(State(state): State<AppState>, Query(q): Query<DiffQuery>) -> ApiResult<Response> {
+    let missing = |path| ApiError::BadParam {
+        path,
+        message: "required: a revision id".into(),
+    };
+    let from = q.from.ok_or_else(|| missing("from"))?;
+    let to = q.to.ok_or_else(|| missing("to"))?;
+    Ok(Json(state.fleet.diff(RevisionId(from), RevisionId(to)).await?).into_response())
+}
+
+/// Makes an earlier revision current again (as a new revision). `If-Match`
+/// is optional here: rolling back is an explicit choice of content.
+async fn rollback(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let base = if_match(&headers);
+    let committed = state
+        .fleet
+        .rollback(RevisionId(id), base.as_deref(), API_AUTHOR)
+        .await?;
+    let hash = committed.revision.hash.clone();
+    Ok(with_etag(Some(&hash), Json(committed)))
+}

@@ -1,0 +1,72 @@
+//! A real server on port 0 with its own SQLite file, for integration tests.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use server::settings::{Database, Settings};
+use std::net::SocketAddr;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub struct TestServer {
+    pub base: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+    pub http: reqwest::Client,
+}
+
+impl TestServer {
+    pub async fn start(data_dir: &std::path::Path) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let settings = Settings {
+            bind: addr,
+            data_dir: data_dir.to_owned(),
+            database: Database::Sqlite(data_dir.join("switchyard.db")),
+            site_root: data_dir.join("site"),
+            seed_demo: true,
+        };
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(server::serve::serve(settings, listener, async {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            base: format!("http://{addr}"),
+            stop: Some(stop),
+            task,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Graceful shutdown, waiting until the store is closed.
+    pub async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.await.unwrap().unwrap();
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+
+    pub async fn patch_json(&self, path: &str, body: Value) -> (u16, Value) {
+        let res = self
+            .http
+            .patch(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.json().await.unwrap())
+    }
+
+    pub async fn agents(&self) -> Value {
+        let (status, body) = self.get("/api/v1/agents").await;
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    }
+}

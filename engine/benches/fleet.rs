@@ -23,6 +23,18 @@ fn fleet_of(n: usize) -> Value {
             json!({"name": format!("Agent {i}"), "embeddedHarness": fallback}),
         );
     }
+    let jobs: Vec<Value> = (0..n)
+        .map(|i| {
+            let schedule = if i % 2 == 0 {
+                json!({"kind": "cron", "expr": "*/5 * * * *", "tz": "Europe/Berlin"})
+            } else {
+                json!({"kind": "every", "everyMs": 60_000})
+            };
+            json!({"id": format!("job-{i:05}"), "agentId": format!("agent-{i:05}"),
+                   "message": "ship the queue", "schedule": schedule})
+        })
+        .collect();
+    config["cron"] = json!({ "jobs": jobs });
     config
 }
 
@@ -55,7 +67,7 @@ async fn measure_async<F: std::future::Future<Output = ()>>(
 
 fn row(name: &str, (p50, p99): (Duration, Duration)) {
     println!(
-        "| {name:<52} | {:>10.3} | {:>10.3} |",
+        "| {name:<66} | {:>10.3} | {:>10.3} |",
         p50.as_secs_f64() * 1e3,
         p99.as_secs_f64() * 1e3
     );
@@ -63,8 +75,8 @@ fn row(name: &str, (p50, p99): (Duration, Duration)) {
 
 #[tokio::main]
 async fn main() {
-    println!("| operation                                            |   p50 (ms) |   p99 (ms) |");
-    println!("|------------------------------------------------------|-----------:|-----------:|");
+    println!("| {:<66} |   p50 (ms) |   p99 (ms) |", "operation");
+    println!("|{}|-----------:|-----------:|", "-".repeat(68));
     for n in [4usize, 1_000] {
         let json = fleet_of(n);
         row(
@@ -81,6 +93,27 @@ async fn main() {
             }),
         );
     }
+
+    let big = fleet_of(1_000);
+    let big_config = Config::from_json(&big).unwrap();
+    row(
+        "validate (refs, cron, tz, secrets, reachability), 1000 + 1000",
+        measure(50, || {
+            std::hint::black_box(engine::config::validate::validate(
+                &big_config,
+                &engine::config::validate::ProcessEnv,
+            ));
+        }),
+    );
+    let mut changed = big.clone();
+    changed["agents"]["entries"]["agent-00010"]["embeddedHarness"] = json!({"fallback": "none"});
+    changed["cron"]["jobs"][10]["enabled"] = json!(false);
+    row(
+        "diff two revisions (structural + unified), 1000 + 1000",
+        measure(50, || {
+            std::hint::black_box(engine::config::diff::diff(&big, &changed, "a", "b"));
+        }),
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_sqlite(&dir.path().join("bench.db"))
@@ -99,6 +132,27 @@ async fn main() {
         .await,
     );
     let mut flip = false;
+    let mut toggled = false;
+    row(
+        "SQLite: validate + apply whole config (PUT), 1000 + 1000",
+        measure_async(50, || {
+            toggled = !toggled;
+            let body = if toggled {
+                changed.clone()
+            } else {
+                big.clone()
+            };
+            let fleet = fleet.clone();
+            async move {
+                let base = fleet.document().await.unwrap().revision.unwrap().hash;
+                fleet
+                    .put_config(&base, &body, "bench", "bench")
+                    .await
+                    .unwrap();
+            }
+        })
+        .await,
+    );
     row(
         "SQLite: flip one agent's fallback (new revision), 1000",
         measure_async(200, || {

@@ -8,6 +8,7 @@
 //! `embeddedHarness`, `apiKey`) are refused, because there a typo
 //! (`fallbaks`) would silently change what runs.
 
+mod alerts;
 #[cfg(feature = "server")]
 pub mod diff;
 mod effective;
@@ -21,6 +22,7 @@ mod secret;
 #[cfg(feature = "server")]
 pub mod validate;
 
+pub use alerts::{AlertChannel, AlertRule, AlertsConfig, ChannelKind, RuleKind};
 pub use effective::{AgentView, EffectiveAgent, FleetView, Source, Sourced};
 pub use harness::{Choice, HarnessFallback, HarnessPatch, Runtime, Setting};
 pub use ids::{AgentId, ProviderId};
@@ -45,6 +47,8 @@ pub struct Config {
     pub agents: Agents,
     #[serde(default, skip_serializing_if = "is_default")]
     pub cron: CronConfig,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub alerts: AlertsConfig,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
@@ -86,8 +90,51 @@ pub struct Provider {
     pub models: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family: Option<Family>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub timeouts: Timeouts,
+    /// Most calls in flight to this provider at once, across all agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
+}
+
+/// Per-provider timeouts (DESIGN §3). Unset means the router's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Timeouts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_ms: Option<u64>,
+    /// Until the response headers (or the first stream event) arrive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_byte_ms: Option<u64>,
+    /// Between two chunks of a streamed response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_ms: Option<u64>,
+}
+
+/// Tools the native engine offers an agent (DESIGN §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tool {
+    Exec,
+    ReadFile,
+    WriteFile,
+    ListDir,
+}
+
+/// Per-run limits of the native engine. Unset means the built-in default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Limits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_turns: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_time_seconds: Option<u64>,
 }
 
 impl Provider {
@@ -115,6 +162,15 @@ pub struct AgentSettings {
     pub model: ModelChain,
     #[serde(default, skip_serializing_if = "EmbeddedHarness::is_empty")]
     pub embedded_harness: EmbeddedHarness,
+    /// Directory the agent's tools work in; paths may not escape it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_prompt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<Tool>>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub limits: Limits,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
@@ -131,6 +187,15 @@ pub struct AgentEntry {
     pub model: ModelChain,
     #[serde(default, skip_serializing_if = "EmbeddedHarness::is_empty")]
     pub embedded_harness: EmbeddedHarness,
+    /// Directory the agent's tools work in; paths may not escape it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_prompt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<Tool>>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub limits: Limits,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }

@@ -46,6 +46,7 @@ pub fn validate(config: &Config, env: &dyn Env) -> Report {
     check_providers(config, env, &mut report);
     check_agents(config, &mut report);
     check_jobs(config, &mut report);
+    check_alerts(config, env, &mut report);
     for agent in config.effective_agents() {
         let reach = Reachability::of(config, &agent);
         for w in &reach.warnings {
@@ -222,6 +223,50 @@ fn check_jobs(config: &Config, report: &mut Report) {
     }
 }
 
+fn check_alerts(config: &Config, env: &dyn Env, report: &mut Report) {
+    let mut ids = BTreeMap::new();
+    for (i, channel) in config.alerts.channels.iter().enumerate() {
+        let path = format!("alerts.channels[{i}]");
+        if let Some(first) = ids.insert(channel.id.as_str(), i) {
+            report.errors.push(Problem::new(
+                format!("{path}.id"),
+                format!(
+                    "duplicate channel id `{}` (also alerts.channels[{first}])",
+                    channel.id
+                ),
+            ));
+        }
+        for (field, secret) in [("url", &channel.url), ("token", &channel.token)] {
+            if let Some(secret) = secret {
+                if !env.is_set(&secret.env) {
+                    report.warnings.push(Problem::new(
+                        format!("{path}.{field}.env"),
+                        format!("environment variable {} is not set; alerts to `{}` cannot be delivered", secret.env, channel.id),
+                    ));
+                }
+            }
+        }
+    }
+    let mut rule_ids = HashSet::new();
+    for (i, rule) in config.alerts.rules.iter().enumerate() {
+        let path = format!("alerts.rules[{i}]");
+        if !rule_ids.insert(rule.id.as_str()) {
+            report.errors.push(Problem::new(
+                format!("{path}.id"),
+                format!("duplicate rule id `{}`", rule.id),
+            ));
+        }
+        for (j, channel) in rule.channels.iter().enumerate() {
+            if !ids.contains_key(channel.as_str()) {
+                report.errors.push(Problem::new(
+                    format!("{path}.channels[{j}]"),
+                    format!("channel `{channel}` is not defined in alerts.channels"),
+                ));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,7 +301,11 @@ mod tests {
             "cron": {"jobs": [
                 {"id": "j1", "agentId": "builder", "message": "go", "schedule": {"kind": "cron", "expr": "61 * * * *", "tz": "Mars/Olympus"}},
                 {"id": "j1", "agentId": "ghost", "message": "go", "schedule": {"kind": "every", "everyMs": 10}}
-            ]}
+            ]},
+            "alerts": {
+                "channels": [{"id": "ops", "kind": "telegram", "token": {"env": "TG_TOKEN"}, "chatId": "1"}],
+                "rules": [{"id": "streak", "kind": "consecutive_failures", "threshold": 3, "channels": ["ops", "pager"]}]
+            }
         }))
         .unwrap();
         let report = validate(&config, &NoEnv);
@@ -273,6 +322,7 @@ mod tests {
                 "cron.jobs[1].id",
                 "cron.jobs[1].agentId",
                 "cron.jobs[1].schedule.everyMs",
+                "alerts.rules[0].channels[1]",
             ],
             "{:#?}",
             report.errors

@@ -50,3 +50,67 @@ pub mod ssr {
         "console".to_owned()
     }
 }
+
+/// The config page's data: the revision list (newest first) and the current
+/// config as editable text.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ConfigHistory {
+    pub revisions: Vec<engine::config::RevisionInfo>,
+    pub current: Option<engine::config::RevisionInfo>,
+    pub text: String,
+}
+
+#[server(prefix = "/console/fn", endpoint = "config_history")]
+pub async fn get_config_history() -> Result<ConfigHistory, AppError> {
+    let fleet = ssr::fleet()?;
+    let doc = fleet.document().await?;
+    let text = serde_json::to_string_pretty(&doc.config).unwrap_or_default();
+    Ok(ConfigHistory {
+        revisions: fleet.revisions(200).await?,
+        current: doc.revision,
+        text,
+    })
+}
+
+#[server(prefix = "/console/fn", endpoint = "config_diff")]
+pub async fn get_config_diff(from: i64, to: i64) -> Result<engine::config::diff::Diff, AppError> {
+    use engine::config::RevisionId;
+    Ok(ssr::fleet()?.diff(RevisionId(from), RevisionId(to)).await?)
+}
+
+/// What changed since revision `from` (the conflict view).
+#[server(prefix = "/console/fn", endpoint = "config_changes_since")]
+pub async fn get_changes_since(from: i64) -> Result<engine::config::diff::Diff, AppError> {
+    Ok(ssr::fleet()?
+        .changes_since(engine::config::RevisionId(from))
+        .await?)
+}
+
+#[server(prefix = "/console/fn", endpoint = "rollback_config")]
+pub async fn rollback_config(to: i64) -> Result<engine::config::RevisionInfo, AppError> {
+    let fleet = ssr::fleet()?;
+    let committed = fleet
+        .rollback(engine::config::RevisionId(to), None, &ssr::author())
+        .await?;
+    Ok(committed.revision)
+}
+
+/// Saves the raw editor's text (JSON5) on top of `base_hash`.
+#[server(prefix = "/console/fn", endpoint = "save_config")]
+pub async fn save_config(
+    base_hash: String,
+    text: String,
+    message: String,
+) -> Result<engine::config::RevisionInfo, AppError> {
+    let fleet = ssr::fleet()?;
+    let body = engine::config::parse_text(&text)?;
+    let message = if message.trim().is_empty() {
+        "edited in the console"
+    } else {
+        message.trim()
+    };
+    let committed = fleet
+        .put_config(&base_hash, &body, &ssr::author(), message)
+        .await?;
+    Ok(committed.revision)
+}

@@ -50,6 +50,7 @@ pub fn App() -> impl IntoView {
                 </A>
                 <nav class="nav">
                     <A href="/">"Overview"</A>
+                    <A href="/config">"Config"</A>
                 </nav>
             </header>
             <main class="page">
@@ -57,6 +58,7 @@ pub fn App() -> impl IntoView {
                 // response, so it works with JavaScript disabled.
                 <Routes fallback=|| view! { <pages::NotFound/> }>
                     <Route path=StaticSegment("") view=pages::Overview ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("config") view=pages::ConfigPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

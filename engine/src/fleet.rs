@@ -168,6 +168,20 @@ impl Fleet {
         ))
     }
 
+    /// What changed from revision `from` to the newest one: the conflict view
+    /// shows this when a save was based on an old revision.
+    pub async fn changes_since(&self, from: RevisionId) -> Result<Diff> {
+        let head = self
+            .store
+            .head_revision()
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: "config revision",
+                id: "head".into(),
+            })?;
+        self.diff(from, head.info.id).await
+    }
+
     /// Makes revision `to`'s config current again, as a new revision on top of
     /// the head. With `base_hash`, refuses if the head moved since.
     pub async fn rollback(

@@ -1,5 +1,8 @@
 //! Hydrates the server-rendered console in the browser.
 
+// Leptos view types nest deeply; the release wasm build needs the headroom.
+#![recursion_limit = "256"]
+
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();

@@ -1,7 +1,9 @@
 //! One module per console page.
 
+mod config;
 mod overview;
 
+pub use config::ConfigPage;
 pub use overview::Overview;
 
 use leptos::prelude::*;

@@ -5,6 +5,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+#[cfg(feature = "server")]
+use std::collections::BTreeSet;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeKind {
@@ -30,6 +33,7 @@ pub struct Diff {
 }
 
 /// Path syntax as in validation problems: `a.b[2].c`.
+#[cfg(feature = "server")]
 fn join(base: &str, key: &str) -> String {
     if base.is_empty() {
         key.to_owned()
@@ -38,10 +42,11 @@ fn join(base: &str, key: &str) -> String {
     }
 }
 
+#[cfg(feature = "server")]
 fn walk(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut Vec<Change>) {
     match (before, after) {
         (Some(Value::Object(a)), Some(Value::Object(b))) => {
-            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
             for k in keys {
                 walk(&join(path, k), a.get(k), b.get(k), out);
             }
@@ -69,6 +74,7 @@ fn walk(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut Vec
     }
 }
 
+#[cfg(feature = "server")]
 pub fn diff(before: &Value, after: &Value, before_label: &str, after_label: &str) -> Diff {
     let mut changes = Vec::new();
     walk("", Some(before), Some(after), &mut changes);
@@ -82,7 +88,7 @@ pub fn diff(before: &Value, after: &Value, before_label: &str, after_label: &str
     Diff { changes, unified }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "server"))]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -9,7 +9,6 @@
 //! (`fallbaks`) would silently change what runs.
 
 mod alerts;
-#[cfg(feature = "server")]
 pub mod diff;
 mod effective;
 mod harness;
@@ -228,6 +227,18 @@ impl EmbeddedHarness {
     fn is_empty(&self) -> bool {
         self.runtime.is_none() && self.fallback.is_none()
     }
+}
+
+/// Parses config text as operators write it: JSON5 (comments, trailing
+/// commas, unquoted keys) or plain JSON. A syntax error names line and column.
+#[cfg(feature = "server")]
+pub fn parse_text(text: &str) -> Result<Value, Error> {
+    json5::from_str(text).map_err(|json5::Error::Message { msg, location }| {
+        let at = location.map_or_else(String::new, |l| {
+            format!("line {}, column {}: ", l.line, l.column)
+        });
+        Error::invalid("(text)", format!("{at}{msg}"))
+    })
 }
 
 impl Config {

@@ -159,3 +159,16 @@ fn unknown_keys_survive_a_round_trip() {
     );
     assert_eq!(out["plugins"], json!({"qmd": {"enabled": true}}));
 }
+
+#[test]
+fn config_text_accepts_json5_and_locates_syntax_errors() {
+    let value = parse_text("{\n  // the demo\n  agents: {entries: {builder: {},},},\n}").unwrap();
+    assert!(Config::from_json(&value)
+        .unwrap()
+        .effective_agent("builder")
+        .is_some());
+    let err = parse_text("{\n  \"agents\": {\n    \"entries\": [1 2]\n  }\n}").unwrap_err();
+    let p = &err.problems()[0];
+    assert_eq!(p.path, "(text)");
+    assert!(p.message.starts_with("line 3, column "), "{}", p.message);
+}

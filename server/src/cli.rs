@@ -39,6 +39,13 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the web console, REST API and scheduler.
     Serve(ServeArgs),
+    /// Validate, export, diff and roll back the operator config.
+    Config {
+        #[command(subcommand)]
+        command: crate::config_cli::ConfigCommand,
+        #[command(flatten)]
+        server: crate::config_cli::ServerArgs,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -79,5 +86,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = Settings::from_args(args)?;
             crate::serve::run(settings).await
         }
+        Command::Config { command, server } => crate::config_cli::run(command, server).await,
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod config_cli;
 pub mod error;
 pub mod health;
 pub mod serve;

@@ -1,0 +1,99 @@
+//! The `switchyard config` CLI as a real process: offline validation, and the
+//! remote verbs against a server on port 0.
+
+mod common;
+
+use common::TestServer;
+use serde_json::json;
+use std::process::{Command, Output};
+
+fn switchyard(args: &[&str], server: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    cmd.args(args).env_remove("SWITCHYARD_URL");
+    if let Some(url) = server {
+        cmd.env("SWITCHYARD_URL", url);
+    }
+    cmd.output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn validate_works_offline_and_reports_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.json5");
+    let demo = serde_json::to_string_pretty(&engine::sim::demo::fleet_config()).unwrap();
+    std::fs::write(&good, format!("// the demo fleet\n{demo}")).unwrap();
+    let out = switchyard(&["config", "validate", good.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("warning agents.entries.qa-engineer: fallback: none — ollama-cloud/glm-5.1 and openrouter/deepseek/deepseek-v3.2 can never run"), "{}", text(&out));
+
+    let bad = dir.path().join("bad.json");
+    let mut config = engine::sim::demo::fleet_config();
+    config["agents"]["defaults"]["model"]["primary"] = json!("nowhere/x");
+    config["cron"] = json!({"jobs": [{"id": "j", "agentId": "ghost", "message": "m", "schedule": {"kind": "at", "atMs": 0}}]});
+    std::fs::write(&bad, config.to_string()).unwrap();
+    let out = switchyard(&["config", "validate", bad.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    let t = text(&out);
+    assert!(t.contains("error   agents.defaults.model.primary:"), "{t}");
+    assert!(
+        t.contains("error   cron.jobs[0].agentId: agent `ghost` does not exist"),
+        "{t}"
+    );
+
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, "{\n  \"agents\": {,\n}").unwrap();
+    let out = switchyard(&["config", "validate", broken.to_str().unwrap()], None);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("line 2, column"), "{}", text(&out));
+}
+
+#[tokio::test]
+async fn export_diff_and_rollback_talk_to_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let url = server.base.clone();
+    assert_eq!(
+        server
+            .patch_json(
+                "/api/v1/agents/builder/harness",
+                json!({"fallback": "none"})
+            )
+            .await
+            .0,
+        200
+    );
+
+    let run = |args: Vec<&'static str>| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || switchyard(&args, Some(&url)))
+    };
+    let out = run(vec!["config", "export"]).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let exported: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        exported["agents"]["entries"]["builder"]["embeddedHarness"]["fallback"],
+        "none"
+    );
+
+    let out = run(vec!["config", "diff", "1", "2"]).await.unwrap();
+    assert!(
+        text(&out).contains("+          \"fallback\": \"none\""),
+        "{}",
+        text(&out)
+    );
+
+    let out = run(vec!["config", "rollback", "1"]).await.unwrap();
+    assert!(text(&out).contains("now revision #3"), "{}", text(&out));
+    let out = run(vec!["config", "rollback", "42"]).await.unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("404"), "{}", text(&out));
+    server.stop().await;
+}

@@ -114,3 +114,49 @@ pub async fn save_config(
         .await?;
     Ok(committed.revision)
 }
+
+/// The agent page's data.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AgentPageData {
+    pub view: engine::config::AgentView,
+    /// Every `provider/model` the config offers, for the chain editor.
+    pub models: Vec<String>,
+    /// The revision the page shows; a save based on it conflicts if it moved.
+    pub base_hash: String,
+}
+
+#[server(prefix = "/console/fn", endpoint = "agent_page")]
+pub async fn get_agent_page(agent: String) -> Result<AgentPageData, AppError> {
+    let fleet = ssr::fleet()?;
+    let (revision, config) = fleet.current().await?.ok_or_else(|| {
+        AppError::from(engine::Error::NotFound {
+            what: "agent",
+            id: agent.clone(),
+        })
+    })?;
+    let effective = config.effective_agent(&agent).ok_or_else(|| {
+        AppError::from(engine::Error::NotFound {
+            what: "agent",
+            id: agent.clone(),
+        })
+    })?;
+    Ok(AgentPageData {
+        view: engine::config::AgentView::of(&config, effective),
+        models: config.model_refs(),
+        base_hash: revision.info.hash,
+    })
+}
+
+/// Replaces an agent's chain; `chain[0]` is the primary.
+#[server(prefix = "/console/fn", endpoint = "set_agent_chain")]
+pub async fn set_agent_chain(
+    agent: String,
+    base_hash: String,
+    chain: Vec<String>,
+    message: String,
+) -> Result<engine::config::AgentView, AppError> {
+    let fleet = ssr::fleet()?;
+    Ok(fleet
+        .set_chain(&agent, &base_hash, &chain, &ssr::author(), &message)
+        .await?)
+}

@@ -13,7 +13,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -59,6 +59,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <pages::NotFound/> }>
                     <Route path=StaticSegment("") view=pages::Overview ssr=SsrMode::Async/>
                     <Route path=StaticSegment("config") view=pages::ConfigPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("agents"), ParamSegment("id")) view=pages::AgentPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -232,6 +232,37 @@ impl Fleet {
         Err(last_conflict.expect("loop ran at least once"))
     }
 
+    /// Replaces one agent's chain, based on the revision `base_hash` the
+    /// operator was looking at: reordering a chain someone else just changed
+    /// must not silently win, so a stale base is a conflict.
+    pub async fn set_chain(
+        &self,
+        agent: &str,
+        base_hash: &str,
+        chain: &[String],
+        author: &str,
+        message: &str,
+    ) -> Result<AgentView> {
+        let (base, mut config) = self.current().await?.ok_or_else(|| not_found(agent))?;
+        if base.info.hash != base_hash {
+            return Err(Error::Conflict {
+                current_hash: base.info.hash,
+            });
+        }
+        config.set_agent_chain(agent, chain)?;
+        let message = if message.trim().is_empty() {
+            format!("{agent}: model chain {}", chain.join(" → "))
+        } else {
+            message.trim().to_owned()
+        };
+        self.commit(Some(&base.info), &config, author, &message)
+            .await?;
+        let effective = config
+            .effective_agent(agent)
+            .ok_or_else(|| not_found(agent))?;
+        Ok(AgentView::of(&config, effective))
+    }
+
     /// The one write path: validate, then append on top of `base`.
     async fn commit(
         &self,

@@ -152,3 +152,64 @@ async fn racing_puts_with_the_same_base_make_one_revision_and_one_conflict(db: &
     assert_eq!(loser.unwrap_err().kind(), ErrorKind::Conflict);
     assert_eq!(fleet.revisions(10).await.unwrap().len(), 2);
 }
+
+mod chain {
+    use super::*;
+
+    on_both_backends!(reordering_a_chain_is_stored_and_a_stale_base_conflicts);
+
+    async fn reordering_a_chain_is_stored_and_a_stale_base_conflicts(db: &TestDb) {
+        let fleet = seeded(db).await;
+        let base = fleet.document().await.unwrap().revision.unwrap().hash;
+        let chain: Vec<String> = [
+            "ollama-cloud/glm-5.1",
+            "openai-codex/gpt-5.3-codex-spark",
+            "openrouter/deepseek/deepseek-v3.2",
+        ]
+        .map(String::from)
+        .to_vec();
+        let view = fleet
+            .set_chain("builder", &base, &chain, "op", "")
+            .await
+            .unwrap();
+        assert_eq!(
+            view.agent.primary.unwrap().value.to_string(),
+            "ollama-cloud/glm-5.1"
+        );
+        assert_eq!(view.agent.fallbacks.value.len(), 2);
+        let head = fleet.document().await.unwrap().revision.unwrap();
+        assert!(
+            head.message
+                .starts_with("builder: model chain ollama-cloud/glm-5.1 → "),
+            "{}",
+            head.message
+        );
+
+        let err = fleet
+            .set_chain("builder", &base, &chain, "op", "")
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Conflict);
+        let err = fleet
+            .set_chain(
+                "builder",
+                &head.hash,
+                &["nope".into(), "ghost/x".into()],
+                "op",
+                "",
+            )
+            .await
+            .unwrap_err();
+        let paths: Vec<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["agents.entries.builder.model.primary"]);
+        let err = fleet
+            .set_chain("builder", &head.hash, &["ghost/x".into()], "op", "")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.problems()[0].path,
+            "agents.entries.builder.model.primary"
+        );
+        assert_eq!(fleet.document().await.unwrap().revision.unwrap(), head);
+    }
+}

@@ -1,8 +1,10 @@
 //! One module per console page.
 
+mod agent;
 mod config;
 mod overview;
 
+pub use agent::AgentPage;
 pub use config::ConfigPage;
 pub use overview::Overview;
 

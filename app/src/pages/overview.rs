@@ -7,6 +7,7 @@ use engine::config::{
 };
 use leptos::form::ActionForm;
 use leptos::prelude::*;
+use leptos_router::components::A;
 
 use crate::api::{get_fleet, SetAgentHarness};
 use crate::components::{format_utc, source_name, ErrorBanner, ModelName, SourceTag};
@@ -97,7 +98,7 @@ fn AgentRow(agent: AgentView, set_harness: ServerAction<SetAgentHarness>) -> imp
         reachability,
     } = agent;
     let id = agent.id.to_string();
-    let (row_id, label_id) = (id.clone(), id.clone());
+    let (row_id, label_id, link_id) = (id.clone(), id.clone(), id.clone());
     let reach_of = {
         let reachability = reachability.clone();
         move |position: usize| reachability.candidates.get(position).map(|c| c.healthy)
@@ -125,7 +126,7 @@ fn AgentRow(agent: AgentView, set_harness: ServerAction<SetAgentHarness>) -> imp
     view! {
         <tr data-agent=row_id>
             <th scope="row">
-                <div class="agent-name">{agent.name.clone()}</div>
+                <div class="agent-name"><A href=format!("/agents/{link_id}")>{agent.name.clone()}</A></div>
                 <div class="agent-id">{label_id}</div>
             </th>
             <td>{primary}</td>
@@ -146,7 +147,7 @@ fn AgentRow(agent: AgentView, set_harness: ServerAction<SetAgentHarness>) -> imp
 
 /// Which harness a candidate runs in when nothing is broken, or that it never runs.
 #[component]
-fn ReachTag(reach: Option<Reach>) -> impl IntoView {
+pub(crate) fn ReachTag(reach: Option<Reach>) -> impl IntoView {
     reach.map(|reach| {
         let (class, text, title) = match reach {
             Reach::Runs(Harness::Codex) => (
@@ -183,7 +184,7 @@ fn ChainWarnings(reachability: Reachability) -> impl IntoView {
 /// One form per agent, one submit button per value: a plain HTML form post
 /// without JavaScript, an in-place server call with it.
 #[component]
-fn FallbackSwitch(
+pub(crate) fn FallbackSwitch(
     agent: String,
     current: HarnessFallback,
     source: Source,

@@ -281,6 +281,57 @@ impl Config {
         Some(EffectiveAgent::resolve(self, id))
     }
 
+    /// Sets one agent's whole chain (`chain[0]` is the primary) as an override
+    /// on its entry. Every malformed reference is reported at its path.
+    pub fn set_agent_chain(&mut self, agent: &str, chain: &[String]) -> Result<(), Error> {
+        let base = format!("agents.entries.{agent}.model");
+        if chain.is_empty() {
+            return Err(Error::invalid(
+                format!("{base}.primary"),
+                "the chain needs at least a primary model",
+            ));
+        }
+        let mut problems = Vec::new();
+        let refs: Vec<ModelRef> = chain
+            .iter()
+            .enumerate()
+            .filter_map(|(i, text)| {
+                let path = if i == 0 {
+                    format!("{base}.primary")
+                } else {
+                    format!("{base}.fallbacks[{}]", i - 1)
+                };
+                text.trim()
+                    .parse()
+                    .map_err(|e: String| problems.push(Problem::new(path, e)))
+                    .ok()
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(Error::Invalid(problems));
+        }
+        let entry = self
+            .agents
+            .entries
+            .get_mut(agent)
+            .ok_or_else(|| Error::NotFound {
+                what: "agent",
+                id: agent.to_owned(),
+            })?;
+        let mut refs = refs.into_iter();
+        entry.model.primary = refs.next();
+        entry.model.fallbacks = Some(refs.collect());
+        Ok(())
+    }
+
+    /// Every `provider/model` the config offers, for pickers.
+    pub fn model_refs(&self) -> Vec<String> {
+        self.providers
+            .iter()
+            .flat_map(|(p, provider)| provider.models.iter().map(move |m| format!("{p}/{m}")))
+            .collect()
+    }
+
     /// Applies a harness change to one agent's entry. Problems name the
     /// config path of the field at fault.
     pub fn apply_harness_patch(&mut self, agent: &str, patch: &HarnessPatch) -> Result<(), Error> {

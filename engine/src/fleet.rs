@@ -25,6 +25,18 @@ pub struct ConfigDocument {
     pub config: Value,
 }
 
+/// What importing an OpenClaw config did or would do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportOutcome {
+    pub import: crate::openclaw::ImportReport,
+    pub validation: Report,
+    /// From the current config to the imported one.
+    pub diff: Diff,
+    /// The new revision; `None` on a dry run.
+    pub revision: Option<RevisionInfo>,
+}
+
 /// A stored change: the new revision and what validation said of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Committed {
@@ -261,6 +273,43 @@ impl Fleet {
             .effective_agent(agent)
             .ok_or_else(|| not_found(agent))?;
         Ok(AgentView::of(&config, effective))
+    }
+
+    /// Imports `openclaw.json` (and optionally cron `jobs.json` /
+    /// `jobs-state.json`). A dry run stores nothing and says what would
+    /// change; otherwise the result is validated and stored as a new revision.
+    pub async fn import_openclaw(
+        &self,
+        openclaw: &str,
+        jobs: Option<&str>,
+        jobs_state: Option<&str>,
+        dry_run: bool,
+        author: &str,
+    ) -> Result<ImportOutcome> {
+        let import = crate::openclaw::import(openclaw, jobs, jobs_state)?;
+        let config = Config::from_json(&import.config)?;
+        let validation = validate(&config, self.env.as_ref());
+        let head = self.store.head_revision().await?;
+        let current = head
+            .as_ref()
+            .map_or_else(|| Config::default().to_json(), |h| h.body.clone());
+        let diff = diff(&current, &config.to_json(), "current", "imported");
+        let revision = if dry_run {
+            None
+        } else {
+            let base = head.map(|h| h.info);
+            Some(
+                self.commit(base.as_ref(), &config, author, "import from openclaw.json")
+                    .await?
+                    .revision,
+            )
+        };
+        Ok(ImportOutcome {
+            import,
+            validation,
+            diff,
+            revision,
+        })
     }
 
     /// The one write path: validate, then append on top of `base`.

@@ -14,6 +14,8 @@ pub mod clock;
 #[cfg(feature = "server")]
 pub mod fleet;
 #[cfg(feature = "server")]
+pub mod openclaw;
+#[cfg(feature = "server")]
 pub mod sim;
 #[cfg(feature = "server")]
 pub mod store;

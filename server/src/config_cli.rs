@@ -31,8 +31,32 @@ pub enum ConfigCommand {
         #[arg(long)]
         remote: bool,
     },
-    /// Print the current config as JSON.
-    Export,
+    /// Print the current config: Switchyard JSON, or OpenClaw files.
+    Export {
+        /// `switchyard` or `openclaw`.
+        #[arg(long = "to", default_value = "switchyard")]
+        format: String,
+        /// OpenClaw roster shape: `older` (agents.list[]) or `newer` (agents.entries).
+        #[arg(long, default_value = "older")]
+        shape: String,
+        /// With `--to openclaw`: write openclaw.json (and jobs.json) into this directory.
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+    },
+    /// Import a config from another tool (stored as a new revision).
+    Import {
+        /// Only `openclaw` so far.
+        #[arg(long)]
+        from: String,
+        /// The `openclaw.json` file (JSON5).
+        file: PathBuf,
+        /// Directory with cron `jobs.json` and `jobs-state.json`.
+        #[arg(long)]
+        cron_dir: Option<PathBuf>,
+        /// Print the report and the diff; store nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Show what changed between two revisions.
     Diff { from: i64, to: i64 },
     /// Make an earlier revision current again (stored as a new revision).
@@ -67,9 +91,69 @@ pub async fn run(command: ConfigCommand, server: ServerArgs) -> anyhow::Result<(
             }
             Ok(())
         }
-        ConfigCommand::Export => {
-            let doc = call(&server, reqwest::Method::GET, "/api/v1/config", None).await?;
-            println!("{}", serde_json::to_string_pretty(&doc["config"])?);
+        ConfigCommand::Export {
+            format,
+            shape,
+            out_dir,
+        } => {
+            let path = format!("/api/v1/config/export?format={format}&shape={shape}");
+            let out = call(&server, reqwest::Method::GET, &path, None).await?;
+            if format != "openclaw" {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+                return Ok(());
+            }
+            for w in out["warnings"].as_array().into_iter().flatten() {
+                eprintln!(
+                    "warning {}: {}",
+                    w["path"].as_str().unwrap_or(""),
+                    w["message"].as_str().unwrap_or("")
+                );
+            }
+            match out_dir {
+                Some(dir) => {
+                    std::fs::create_dir_all(&dir)?;
+                    std::fs::write(
+                        dir.join("openclaw.json"),
+                        serde_json::to_string_pretty(&out["openclaw"])?,
+                    )?;
+                    if !out["jobs"].is_null() {
+                        std::fs::write(
+                            dir.join("jobs.json"),
+                            serde_json::to_string_pretty(&out["jobs"])?,
+                        )?;
+                    }
+                    println!("wrote {}", dir.display());
+                }
+                None => println!("{}", serde_json::to_string_pretty(&out["openclaw"])?),
+            }
+            Ok(())
+        }
+        ConfigCommand::Import {
+            from,
+            file,
+            cron_dir,
+            dry_run,
+        } => {
+            let read = |p: PathBuf| {
+                std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))
+            };
+            let openclaw = read(file)?;
+            let (jobs, jobs_state) = match &cron_dir {
+                Some(dir) => (
+                    Some(read(dir.join("jobs.json"))?),
+                    read(dir.join("jobs-state.json")).ok(),
+                ),
+                None => (None, None),
+            };
+            let body = serde_json::json!({"from": from, "openclaw": openclaw, "jobs": jobs, "jobsState": jobs_state, "dryRun": dry_run});
+            let out = call(
+                &server,
+                reqwest::Method::POST,
+                "/api/v1/config/import",
+                Some(&body),
+            )
+            .await?;
+            print_import(&out, dry_run);
             Ok(())
         }
         ConfigCommand::Diff { from, to } => {
@@ -98,6 +182,49 @@ pub async fn run(command: ConfigCommand, server: ServerArgs) -> anyhow::Result<(
             );
             Ok(())
         }
+    }
+}
+
+fn print_import(out: &Value, dry_run: bool) {
+    let report = &out["import"];
+    println!("shape: {}", report["shape"].as_str().unwrap_or("?"));
+    let list = |key: &str| report[key].as_array().cloned().unwrap_or_default();
+    for p in list("problems") {
+        println!(
+            "problem {}: {}",
+            p["path"].as_str().unwrap_or(""),
+            p["message"].as_str().unwrap_or("")
+        );
+    }
+    for p in list("notes") {
+        println!(
+            "note    {}: {}",
+            p["path"].as_str().unwrap_or(""),
+            p["message"].as_str().unwrap_or("")
+        );
+    }
+    for k in list("unknownKeys") {
+        println!("kept    {} (unknown key)", k.as_str().unwrap_or(""));
+    }
+    for s in list("jobState") {
+        println!(
+            "state   job {}: consecutiveErrors={} runningAtMs={} lastError={}",
+            s["jobId"].as_str().unwrap_or(""),
+            s["consecutiveErrors"],
+            s["runningAtMs"],
+            s["lastError"].as_str().unwrap_or("-")
+        );
+    }
+    if let Ok(report) =
+        serde_json::from_value::<engine::config::validate::Report>(out["validation"].clone())
+    {
+        print_report(&report);
+    }
+    print!("{}", out["diff"]["unified"].as_str().unwrap_or_default());
+    match out["revision"]["id"].as_i64() {
+        Some(id) => println!("imported as revision #{id}"),
+        None if dry_run => println!("dry run: nothing stored"),
+        None => {}
     }
 }
 

@@ -97,3 +97,100 @@ async fn export_diff_and_rollback_talk_to_a_running_server() {
     assert!(text(&out).contains("404"), "{}", text(&out));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn import_from_openclaw_dry_run_then_for_real() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let url = server.base.clone();
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../engine/tests/fixtures");
+    let seed = format!("{fixtures}/openclaw-seed.json5");
+    let run = move |args: Vec<String>| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            switchyard(&args, Some(&url))
+        })
+    };
+    let args = |extra: &[&str]| -> Vec<String> {
+        ["config", "import", "--from", "openclaw"]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+    };
+
+    let out = run(args(&[&seed, "--cron-dir", fixtures, "--dry-run"]))
+        .await
+        .unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("shape: agents.definitions[] (older roster)"),
+        "{t}"
+    );
+    assert!(
+        t.contains("problem agents.definitions[4].id: duplicate agent id `builder`"),
+        "{t}"
+    );
+    assert!(t.contains("kept    gateway (unknown key)"), "{t}");
+    assert!(t.contains("state   job 04b2376f-d1ce-4d69-8c4e-cd56517b94f5: consecutiveErrors=52 runningAtMs=1776764844708"), "{t}");
+    assert!(
+        t.contains("error   agents.entries.qa-engineer.model.fallbacks[0]"),
+        "{t}"
+    );
+    assert!(t.contains("dry run: nothing stored"), "{t}");
+    assert!(!t.contains("sk-or-v1"), "a literal secret was printed");
+
+    // For real: the unknown provider blocks it, and nothing changes.
+    let out = run(args(&[&seed])).await.unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("`arcee`"), "{}", text(&out));
+    let revisions: serde_json::Value = server
+        .http
+        .get(format!("{}/api/v1/config/revisions", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(revisions.as_array().unwrap().len(), 1);
+
+    // A clean file imports as a new revision.
+    let clean = dir.path().join("openclaw.json");
+    std::fs::write(
+        &clean,
+        std::fs::read_to_string(&seed)
+            .unwrap()
+            .replace("\"arcee/trinity-large\"", "\"ollama-cloud/glm-5.1\""),
+    )
+    .unwrap();
+    let out = run(args(&[clean.to_str().unwrap()])).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("imported as revision #2"),
+        "{}",
+        text(&out)
+    );
+
+    // And back out in OpenClaw's shape.
+    let out_dir = dir.path().join("exported");
+    let out = run(vec![
+        "config".into(),
+        "export".into(),
+        "--to".into(),
+        "openclaw".into(),
+        "--out-dir".into(),
+        out_dir.to_str().unwrap().into(),
+    ])
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let exported: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("openclaw.json")).unwrap())
+            .unwrap();
+    assert_eq!(exported["agents"]["list"].as_array().unwrap().len(), 4);
+    assert_eq!(exported["gateway"]["port"], 18789);
+    server.stop().await;
+}

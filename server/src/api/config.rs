@@ -24,6 +24,85 @@ pub fn router() -> Router<AppState> {
         .route("/config/revisions/{id}", get(revision))
         .route("/config/diff", get(diff))
         .route("/config/rollback/{id}", post(rollback))
+        .route("/config/import", post(import))
+        .route("/config/export", get(export))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ImportBody {
+    /// Only `openclaw` so far.
+    from: String,
+    /// The text of `openclaw.json` (JSON5).
+    openclaw: String,
+    #[serde(default)]
+    jobs: Option<String>,
+    #[serde(default)]
+    jobs_state: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// Imports an OpenClaw config. With `dryRun`, answers the report and the
+/// diff without storing anything.
+async fn import(
+    State(state): State<AppState>,
+    body: Result<Json<ImportBody>, JsonRejection>,
+) -> ApiResult<Response> {
+    let Json(body) = body?;
+    if body.from != "openclaw" {
+        return Err(ApiError::BadParam {
+            path: "from",
+            message: format!("unknown source `{}`; supported: openclaw", body.from),
+        });
+    }
+    let outcome = state
+        .fleet
+        .import_openclaw(
+            &body.openclaw,
+            body.jobs.as_deref(),
+            body.jobs_state.as_deref(),
+            body.dry_run,
+            API_AUTHOR,
+        )
+        .await?;
+    Ok(Json(outcome).into_response())
+}
+
+#[derive(Deserialize)]
+struct ExportQuery {
+    format: Option<String>,
+    shape: Option<String>,
+}
+
+/// The current config as Switchyard JSON (default) or as OpenClaw files
+/// (`?format=openclaw&shape=older|newer`) with the export's warnings.
+async fn export(
+    State(state): State<AppState>,
+    Query(q): Query<ExportQuery>,
+) -> ApiResult<Response> {
+    let doc = state.fleet.document().await?;
+    match q.format.as_deref().unwrap_or("switchyard") {
+        "switchyard" => Ok(Json(doc.config).into_response()),
+        "openclaw" => {
+            let shape = match q.shape.as_deref().unwrap_or("older") {
+                "older" => engine::openclaw::Shape::Older,
+                "newer" => engine::openclaw::Shape::Newer,
+                other => {
+                    return Err(ApiError::BadParam {
+                        path: "shape",
+                        message: format!("unknown shape `{other}`; use older or newer"),
+                    })
+                }
+            };
+            let config = engine::config::Config::from_json(&doc.config)?;
+            Ok(Json(engine::openclaw::export(&config, shape)).into_response())
+        }
+        other => Err(ApiError::BadParam {
+            path: "format",
+            message: format!("unknown format `{other}`; use switchyard or openclaw"),
+        }),
+    }
 }
 
 /// The hash in `If-Match: "<hash>"` (quotes optional).

@@ -1,0 +1,282 @@
+//! OpenClaw import/export against real-shaped files, and the round trip.
+
+use engine::config::validate::{validate, Env};
+use engine::config::{Config, HarnessFallback};
+use engine::openclaw::{export, import, Shape};
+use proptest::prelude::*;
+use serde_json::json;
+
+const SEED: &str = include_str!("fixtures/openclaw-seed.json5");
+const JOBS: &str = include_str!("fixtures/jobs.json");
+const STATE: &str = include_str!("fixtures/jobs-state.json");
+
+struct AllSet;
+impl Env for AllSet {
+    fn is_set(&self, _: &str) -> bool {
+        true
+    }
+}
+
+#[test]
+fn the_seed_config_imports_with_a_report_of_everything_openclaw_let_through() {
+    let r = import(SEED, Some(JOBS), Some(STATE)).unwrap();
+    assert_eq!(r.shape, "agents.definitions[] (older roster)");
+    let config = Config::from_json(&r.config).unwrap();
+
+    // pi/none meaning kept: release-engineer hands over, the rest stop.
+    assert_eq!(
+        config
+            .effective_agent("release-engineer")
+            .unwrap()
+            .fallback
+            .value,
+        HarnessFallback::Pi
+    );
+    assert_eq!(
+        config
+            .effective_agent("qa-engineer")
+            .unwrap()
+            .fallback
+            .value,
+        HarnessFallback::None
+    );
+    // ${ENV} became a reference; the literal key was refused and not echoed.
+    assert_eq!(
+        r.config["providers"]["ollama-cloud"]["apiKey"],
+        json!({"env": "OLLAMA_API_KEY"})
+    );
+    assert!(r.config["providers"]["openrouter"].get("apiKey").is_none());
+    let text = serde_json::to_string(&r).unwrap();
+    assert!(
+        !text.contains("sk-or-v1"),
+        "a literal secret leaked into the report"
+    );
+    assert!(r
+        .problems
+        .iter()
+        .any(|p| p.path == "models.providers.openrouter.apiKey"));
+    // The duplicate id is reported; only the first builder is kept.
+    assert!(r
+        .problems
+        .iter()
+        .any(|p| p.path == "agents.definitions[4].id"
+            && p.message.contains("duplicate agent id `builder`")));
+    assert_eq!(config.effective_agent("builder").unwrap().name, "Builder");
+    // Unknown keys are kept and listed.
+    for key in [
+        "gateway",
+        "plugins",
+        "models.mode",
+        "agents.defaults.heartbeat",
+        "agents.definitions[1].qmd",
+    ] {
+        assert!(
+            r.unknown_keys.iter().any(|k| k == key),
+            "{key} not listed: {:?}",
+            r.unknown_keys
+        );
+    }
+    assert_eq!(
+        r.config["gateway"],
+        json!({"port": 18789, "bind": "loopback"})
+    );
+    assert_eq!(
+        r.config["agents"]["entries"]["builder"]["qmd"],
+        json!({"memory": true})
+    );
+    // OpenClaw's built-in Codex provider is created from the chain.
+    assert_eq!(
+        r.config["providers"]["openai-codex"]["models"],
+        json!(["gpt-5.3-codex-spark", "gpt-5.4"])
+    );
+    // Cron jobs come in as config, their run state as state.
+    assert_eq!(config.cron.jobs.len(), 2);
+    assert!(!config.cron.jobs[1].enabled);
+    let state = &r.job_state[0];
+    assert_eq!(
+        (state.running_at_ms, state.consecutive_errors),
+        (Some(1_776_764_844_708), 52)
+    );
+
+    // What the validator then says: the unknown provider, and the chain that
+    // can never reach the external fallbacks with fallback none.
+    let report = validate(&config, &AllSet);
+    assert!(
+        report.errors.iter().any(
+            |p| p.path == "agents.entries.qa-engineer.model.fallbacks[0]"
+                && p.message.contains("`arcee`")
+        ),
+        "{:#?}",
+        report.errors
+    );
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|p| p.path == "agents.entries.builder" && p.message.contains("can never run")),
+        "{:#?}",
+        report.warnings
+    );
+}
+
+#[test]
+fn the_newer_roster_maps_openai_refs_on_the_codex_runtime_back_to_the_codex_family() {
+    let text = r#"{
+      agents: {
+        defaults: {
+          model: { primary: "openai/gpt-5.3-codex-spark", fallbacks: ["openai/gpt-5.4", "ollama-cloud/glm-5.1"] },
+          models: { "openai/gpt-5.3-codex-spark": { agentRuntime: { id: "codex" } },
+                    "openai/gpt-5.4": { agentRuntime: { id: "codex" } } },
+        },
+        entries: { "release-engineer": { name: "Release Engineer" } },
+      },
+      models: { providers: { "ollama-cloud": { baseUrl: "https://ollama.com/v1", models: ["glm-5.1"] } } },
+    }"#;
+    let r = import(text, None, None).unwrap();
+    assert_eq!(r.shape, "agents.entries.<id> (newer roster)");
+    let config = Config::from_json(&r.config).unwrap();
+    let re = config.effective_agent("release-engineer").unwrap();
+    assert_eq!(
+        re.primary.unwrap().value.to_string(),
+        "openai-codex/gpt-5.3-codex-spark"
+    );
+    assert_eq!(re.fallbacks.value[0].to_string(), "openai-codex/gpt-5.4");
+    assert_eq!(re.runtime.value.to_string(), "codex");
+    assert!(r
+        .notes
+        .iter()
+        .any(|n| n.message.contains("no embeddedHarness.fallback")));
+    assert!(
+        validate(&config, &AllSet).is_valid(),
+        "{:#?}",
+        validate(&config, &AllSet).errors
+    );
+}
+
+#[test]
+fn malformed_input_names_line_and_column() {
+    let err = import(
+        "{\n  agents: {\n    list: [ { id: \"a\" } { id: \"b\" } ]\n  }\n}",
+        None,
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        err.problems()[0].message.starts_with("line 3, column "),
+        "{err}"
+    );
+}
+
+#[test]
+fn export_warns_for_what_a_shape_cannot_say() {
+    let mut config = Config::from_json(&engine::sim::demo::fleet_config()).unwrap();
+    let patch = engine::config::HarnessPatch {
+        fallback: Some("codex".into()),
+        runtime: None,
+    };
+    config.apply_harness_patch("builder", &patch).unwrap();
+    let older = export(&config, Shape::Older);
+    let builder = older.openclaw["agents"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "builder")
+        .unwrap();
+    assert_eq!(builder["embeddedHarness"]["fallback"], "none");
+    assert!(older
+        .warnings
+        .iter()
+        .any(|w| w.path == "agents.entries.builder.embeddedHarness.fallback"));
+    let newer = export(&config, Shape::Newer);
+    assert!(newer.openclaw["agents"]["entries"]["qa-engineer"]
+        .get("embeddedHarness")
+        .is_none());
+    assert!(newer
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("cannot express `fallback: none`")));
+}
+
+/// A config generator over the demo's providers: any agents, chains, harness
+/// settings, unknown keys and jobs.
+fn arb_config() -> impl Strategy<Value = Config> {
+    let models = prop::sample::select(vec![
+        "openai-codex/gpt-5.3-codex-spark",
+        "openai-codex/gpt-5.4",
+        "ollama-cloud/glm-5.1",
+        "openrouter/deepseek/deepseek-v3.2",
+    ]);
+    let harness = (
+        prop::option::of(prop::sample::select(vec!["pi", "codex", "auto"])),
+        prop::option::of(prop::sample::select(vec!["pi", "none"])),
+    );
+    let agent = (
+        prop::option::of("[A-Z][a-z]{1,8}"),
+        prop::option::of(prop::collection::vec(models.clone(), 1..4)),
+        harness,
+        prop::option::of("[a-z]{1,6}"),
+    );
+    let jobs = prop::collection::vec((0..3u8, 0..4usize, any::<bool>()), 0..4);
+    (
+        prop::collection::btree_map("[a-z][a-z0-9-]{0,10}", agent, 1..6),
+        jobs,
+    )
+        .prop_map(|(agents, jobs)| {
+            let mut v = engine::sim::demo::fleet_config();
+            let mut entries = serde_json::Map::new();
+            for (id, (name, chain, (runtime, fallback), extra)) in &agents {
+                let mut e = json!({});
+                if let Some(n) = name {
+                    e["name"] = json!(n);
+                }
+                if let Some(c) = chain {
+                    e["model"] = json!({"primary": c[0], "fallbacks": c[1..]});
+                }
+                let mut h = json!({});
+                if let Some(r) = runtime {
+                    h["runtime"] = json!(r);
+                }
+                if let Some(f) = fallback {
+                    h["fallback"] = json!(f);
+                }
+                if h != json!({}) {
+                    e["embeddedHarness"] = h;
+                }
+                if let Some(x) = extra {
+                    e["custom"] = json!({"note": x});
+                }
+                entries.insert(id.clone(), e);
+            }
+            v["agents"]["entries"] = serde_json::Value::Object(entries);
+            let ids: Vec<&String> = agents.keys().collect();
+            let jobs: Vec<_> = jobs.iter().enumerate().map(|(i, (kind, agent, enabled))| {
+            let schedule = match kind {
+                0 => json!({"kind": "cron", "expr": "0 9 * * 1-5", "tz": "Europe/Berlin"}),
+                1 => json!({"kind": "every", "everyMs": 60_000}),
+                _ => json!({"kind": "at", "atMs": 1_776_764_844_708i64}),
+            };
+            json!({"id": format!("job-{i}"), "agentId": ids[agent % ids.len()], "message": "go",
+                   "enabled": enabled, "schedule": schedule})
+        }).collect();
+            v["cron"] = json!({"jobs": jobs});
+            v["plugins"] = json!({"qmd": {"enabled": true}});
+            Config::from_json(&v).unwrap()
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// export (older roster) → import gives back the same config, and a
+    /// second round changes nothing.
+    #[test]
+    fn round_trip_through_the_older_roster_is_lossless(config in arb_config()) {
+        let exported = export(&config, Shape::Older);
+        let jobs = exported.jobs.as_ref().map(|j| j.to_string());
+        let back = import(&exported.openclaw.to_string(), jobs.as_deref(), None).unwrap();
+        let back = Config::from_json(&back.config).unwrap();
+        prop_assert_eq!(&back, &config);
+        let again = export(&back, Shape::Older);
+        prop_assert_eq!(again.openclaw, exported.openclaw);
+    }
+}

@@ -5,6 +5,23 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 
+/// Counts the times `action` succeeded. Pages reload their data on it, so a
+/// refused save (a conflict, a bad value) keeps what the operator typed.
+pub fn successes<A, T, E>(action: ServerAction<A>) -> RwSignal<u32>
+where
+    A: leptos::server_fn::ServerFn<Output = T, Error = E> + Clone + Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+    E: Clone + Send + Sync + 'static,
+{
+    let count = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if matches!(action.value().get(), Some(Ok(_))) {
+            count.update(|n| *n += 1);
+        }
+    });
+    count
+}
+
 /// Where a value came from, as a small tag next to it.
 #[component]
 pub fn SourceTag(source: Source) -> impl IntoView {

@@ -146,15 +146,7 @@ async fn import_from_openclaw_dry_run_then_for_real() {
     let out = run(args(&[&seed])).await.unwrap();
     assert!(!out.status.success());
     assert!(text(&out).contains("`arcee`"), "{}", text(&out));
-    let revisions: serde_json::Value = server
-        .http
-        .get(format!("{}/api/v1/config/revisions", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let revisions: serde_json::Value = server.get_json("/api/v1/config/revisions").await;
     assert_eq!(revisions.as_array().unwrap().len(), 1);
 
     // A clean file imports as a new revision.

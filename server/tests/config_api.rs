@@ -147,15 +147,7 @@ async fn diff_and_rollback_between_revisions() {
         .await;
     assert_eq!(res.0, 200);
 
-    let revisions: Value = server
-        .http
-        .get(format!("{}/api/v1/config/revisions", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let revisions: Value = server.get_json("/api/v1/config/revisions").await;
     let ids: Vec<i64> = revisions
         .as_array()
         .unwrap()
@@ -164,15 +156,7 @@ async fn diff_and_rollback_between_revisions() {
         .collect();
     assert_eq!(ids, [2, 1]);
 
-    let diff: Value = server
-        .http
-        .get(format!("{}/api/v1/config/diff?from=1&to=2", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let diff: Value = server.get_json("/api/v1/config/diff?from=1&to=2").await;
     assert_eq!(
         diff["changes"][0]["path"],
         "agents.entries.release-engineer.embeddedHarness"
@@ -200,15 +184,7 @@ async fn diff_and_rollback_between_revisions() {
         .await
         .unwrap();
     assert_eq!(rolled.status(), 200);
-    let agent: Value = server
-        .http
-        .get(format!("{}/api/v1/agents/release-engineer", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let agent: Value = server.get_json("/api/v1/agents/release-engineer").await;
     assert_eq!(agent["fallback"]["value"], "pi");
     assert_eq!(
         agent["reachability"]["candidates"][2]["healthy"],

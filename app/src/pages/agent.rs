@@ -8,7 +8,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{get_agent_page, AgentPageData, SetAgentChain, SetAgentHarness};
-use crate::components::{ErrorBanner, ModelName, SourceTag};
+use crate::components::{successes, ErrorBanner, ModelName, SourceTag};
 use crate::pages::overview::{FallbackSwitch, ReachTag};
 
 #[component]
@@ -17,13 +17,7 @@ pub fn AgentPage() -> impl IntoView {
     let id = move || params.read().get("id").unwrap_or_default();
     let save = ServerAction::<SetAgentChain>::new();
     let set_harness = ServerAction::<SetAgentHarness>::new();
-    // Reload after changes that landed; a refused save keeps the editor as is.
-    let landed = RwSignal::new(0u32);
-    Effect::new(move |_| {
-        if matches!(save.value().get(), Some(Ok(_))) {
-            landed.update(|n| *n += 1);
-        }
-    });
+    let landed = successes(save);
     let page = Resource::new(
         move || (id(), landed.get(), set_harness.version().get()),
         |(id, _, _)| get_agent_page(id),

@@ -13,21 +13,14 @@ use crate::api::{
     get_changes_since, get_config_diff, get_config_history, ConfigHistory, RollbackConfig,
     SaveConfig,
 };
-use crate::components::{format_utc, ErrorBanner};
+use crate::components::{format_utc, successes, ErrorBanner};
 use crate::error::AppError;
 
 #[component]
 pub fn ConfigPage() -> impl IntoView {
     let save = ServerAction::<SaveConfig>::new();
     let rollback = ServerAction::<RollbackConfig>::new();
-    // Reload only after a change that landed: a refused save must not wipe
-    // the operator's text from the editor.
-    let landed = RwSignal::new(0u32);
-    Effect::new(move |_| {
-        if matches!(save.value().get(), Some(Ok(_))) {
-            landed.update(|n| *n += 1);
-        }
-    });
+    let landed = successes(save);
     let history = Resource::new(
         move || (landed.get(), rollback.version().get()),
         |_| get_config_history(),

@@ -53,6 +53,18 @@ impl TestServer {
         (res.status().as_u16(), res.text().await.unwrap())
     }
 
+    /// GET `path` and parse the JSON body, whatever the status.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn patch_json(&self, path: &str, body: Value) -> (u16, Value) {
         let res = self
             .http

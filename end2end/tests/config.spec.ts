@@ -17,6 +17,9 @@ test("rollback restores the previous value as a new revision", async ({ page }) 
   // The change itself, as a diff.
   await page.locator('tr[data-revision="2"]').getByRole("link", { name: "changes" }).click();
   await expect(page.locator('li.change[data-path="agents.entries.release-engineer.embeddedHarness"]')).toBeVisible();
+  // Side by side: the three added lines appear only on the right.
+  await expect(page.locator(".side-by-side tr.added")).toHaveCount(3);
+  await expect(page.locator(".side-by-side tr.added").nth(1)).toContainText('"fallback": "none"');
   await page.screenshot({ path: "test-results/config.png", fullPage: true });
 
   await page.locator('tr[data-revision="1"]').getByRole("button", { name: "Roll back to #1" }).click();

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// One thing wrong with an input, located by its JSON path
 /// (`agents.entries.release-engineer.embeddedHarness.fallback`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
     pub path: String,
@@ -27,6 +28,7 @@ impl std::fmt::Display for Problem {
 }
 
 /// What kind of failure an [`Error`] is, independent of its details.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {

@@ -18,6 +18,7 @@ use crate::store::{NewRevision, Revision, Store};
 use crate::{Error, Result};
 
 /// The current config as stored, with the revision it is.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfigDocument {
     /// `None` before the first revision.
@@ -26,6 +27,7 @@ pub struct ConfigDocument {
 }
 
 /// What importing an OpenClaw config did or would do.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportOutcome {
@@ -38,6 +40,7 @@ pub struct ImportOutcome {
 }
 
 /// A stored change: the new revision and what validation said of it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Committed {
     pub revision: RevisionInfo,

@@ -200,3 +200,42 @@ async fn diff_and_rollback_between_revisions() {
     assert_eq!(missing.status(), 404);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn openapi_document_describes_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let doc = server.get_json("/api/v1/openapi.json").await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/v1/agents",
+        "/api/v1/agents/{id}/harness",
+        "/api/v1/config",
+        "/api/v1/config/diff",
+        "/api/v1/config/rollback/{id}",
+        "/api/v1/config/import",
+        "/api/v1/config/export",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    assert!(doc["paths"]["/api/v1/config"]["put"]["responses"]
+        .get("409")
+        .is_some());
+    for schema in [
+        "AgentView",
+        "Reachability",
+        "Report",
+        "Diff",
+        "AppError",
+        "ImportReport",
+    ] {
+        assert!(
+            doc["components"]["schemas"].get(schema).is_some(),
+            "schema {schema} missing"
+        );
+    }
+    server.stop().await;
+}

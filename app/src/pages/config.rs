@@ -2,7 +2,7 @@
 //! in one click, or edit the whole config as JSON5. A save based on an old
 //! revision is refused and shows what changed meanwhile, keeping the text.
 
-use engine::config::diff::{ChangeKind, Diff};
+use engine::config::diff::{ChangeKind, Diff, RowKind};
 use engine::config::RevisionInfo;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -178,17 +178,28 @@ fn DiffView(diff: Diff) -> impl IntoView {
                 }
             }).collect_view()}
         </ul>
-        <pre class="unified">
-            {diff.unified.lines().map(|line| {
-                let class = match line.chars().next() {
-                    Some('+') if !line.starts_with("+++") => "add",
-                    Some('-') if !line.starts_with("---") => "del",
-                    Some('@') => "hunk",
-                    _ => "ctx",
-                };
-                view! { <span class=class>{line.to_owned()} "\n"</span> }
-            }).collect_view()}
-        </pre>
+        <div class="side-by-side">
+            <table>
+                <tbody>
+                    {diff.side_by_side.into_iter().map(|row| {
+                        let class = match row.kind {
+                            RowKind::Same => "same",
+                            RowKind::Removed => "removed",
+                            RowKind::Added => "added",
+                            RowKind::Changed => "changed",
+                            RowKind::Gap => "gap",
+                        };
+                        let side = |cell: Option<(usize, String)>, gap: bool| match cell {
+                            Some((n, text)) => view! { <td class="ln">{n}</td><td class="code">{text}</td> }.into_any(),
+                            None if gap => view! { <td class="ln">"⋯"</td><td class="code"></td> }.into_any(),
+                            None => view! { <td class="ln"></td><td class="code empty"></td> }.into_any(),
+                        };
+                        let gap = row.kind == RowKind::Gap;
+                        view! { <tr class=class>{side(row.left, gap)}{side(row.right, gap)}</tr> }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
     .into_any()
 }

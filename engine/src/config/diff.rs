@@ -8,6 +8,7 @@ use serde_json::Value;
 #[cfg(feature = "server")]
 use std::collections::BTreeSet;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeKind {
@@ -16,6 +17,7 @@ pub enum ChangeKind {
     Changed,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     pub path: String,
@@ -26,10 +28,35 @@ pub struct Change {
     pub after: Option<Value>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Diff {
     pub changes: Vec<Change>,
     pub unified: String,
+    /// The changed regions, with context, as aligned left/right lines.
+    pub side_by_side: Vec<Row>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RowKind {
+    Same,
+    Removed,
+    Added,
+    Changed,
+    /// Unchanged lines left out between two changed regions.
+    Gap,
+}
+
+/// One line of the side-by-side view: 1-based line numbers and text.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    pub kind: RowKind,
+    pub left: Option<(usize, String)>,
+    pub right: Option<(usize, String)>,
 }
 
 /// Path syntax as in validation problems: `a.b[2].c`.
@@ -80,12 +107,74 @@ pub fn diff(before: &Value, after: &Value, before_label: &str, after_label: &str
     walk("", Some(before), Some(after), &mut changes);
     let pretty = |v: &Value| serde_json::to_string_pretty(v).expect("JSON value serializes") + "\n";
     let (a, b) = (pretty(before), pretty(after));
-    let unified = similar::TextDiff::from_lines(&a, &b)
+    let text_diff = similar::TextDiff::from_lines(&a, &b);
+    let unified = text_diff
         .unified_diff()
         .context_radius(3)
         .header(before_label, after_label)
         .to_string();
-    Diff { changes, unified }
+    let side_by_side = side_by_side(&a, &b, &text_diff);
+    Diff {
+        changes,
+        unified,
+        side_by_side,
+    }
+}
+
+#[cfg(feature = "server")]
+fn side_by_side(a: &str, b: &str, diff: &similar::TextDiff<'_, '_, '_, str>) -> Vec<Row> {
+    use similar::DiffOp;
+    let (left, right): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    let l = |i: usize| Some((i + 1, left[i].to_owned()));
+    let r = |i: usize| Some((i + 1, right[i].to_owned()));
+    let mut rows = Vec::new();
+    for (g, group) in diff.grouped_ops(3).iter().enumerate() {
+        if g > 0 {
+            rows.push(Row {
+                kind: RowKind::Gap,
+                left: None,
+                right: None,
+            });
+        }
+        for op in group {
+            match *op {
+                DiffOp::Equal {
+                    old_index,
+                    new_index,
+                    len,
+                } => rows.extend((0..len).map(|k| Row {
+                    kind: RowKind::Same,
+                    left: l(old_index + k),
+                    right: r(new_index + k),
+                })),
+                DiffOp::Delete {
+                    old_index, old_len, ..
+                } => rows.extend((0..old_len).map(|k| Row {
+                    kind: RowKind::Removed,
+                    left: l(old_index + k),
+                    right: None,
+                })),
+                DiffOp::Insert {
+                    new_index, new_len, ..
+                } => rows.extend((0..new_len).map(|k| Row {
+                    kind: RowKind::Added,
+                    left: None,
+                    right: r(new_index + k),
+                })),
+                DiffOp::Replace {
+                    old_index,
+                    old_len,
+                    new_index,
+                    new_len,
+                } => rows.extend((0..old_len.max(new_len)).map(|k| Row {
+                    kind: RowKind::Changed,
+                    left: (k < old_len).then(|| l(old_index + k)).flatten(),
+                    right: (k < new_len).then(|| r(new_index + k)).flatten(),
+                })),
+            }
+        }
+    }
+    rows
 }
 
 #[cfg(all(test, feature = "server"))]
@@ -129,5 +218,18 @@ mod tests {
             d.unified
         );
         assert!(diff(&a, &a, "a", "a").changes.is_empty());
+        let changed: Vec<_> = d
+            .side_by_side
+            .iter()
+            .filter(|r| r.kind == RowKind::Changed)
+            .collect();
+        assert!(
+            changed
+                .iter()
+                .any(|r| r.left.as_ref().unwrap().1.contains("\"none\"")
+                    && r.right.as_ref().unwrap().1.contains("\"pi\"")),
+            "{:#?}",
+            d.side_by_side
+        );
     }
 }

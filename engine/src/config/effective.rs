@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{AgentId, Config, HarnessFallback, ModelRef, Reachability, RevisionInfo, Runtime};
 
 /// Where an effective value came from.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
@@ -24,6 +25,7 @@ impl Source {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sourced<T> {
     pub value: T,
@@ -32,6 +34,7 @@ pub struct Sourced<T> {
 
 /// The fleet as the Overview shows it: every agent's effective settings and
 /// the config revision they were read from.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FleetView {
@@ -42,6 +45,7 @@ pub struct FleetView {
 
 /// One agent as operators see it: its effective settings and what they mean
 /// for its chain.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentView {
@@ -61,13 +65,16 @@ impl AgentView {
 }
 
 /// What an agent will actually run with.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EffectiveAgent {
     pub id: AgentId,
     pub name: String,
     /// `None` only when neither the agent nor the defaults name a primary model.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Sourced<String>>))]
     pub primary: Option<Sourced<ModelRef>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Sourced<Vec<String>>))]
     pub fallbacks: Sourced<Vec<ModelRef>>,
     pub runtime: Sourced<Runtime>,
     pub fallback: Sourced<HarnessFallback>,

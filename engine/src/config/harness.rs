@@ -25,6 +25,7 @@ pub trait Choice: Sized + Copy + 'static {
 macro_rules! choice_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(rename_all = "lowercase")]
         pub enum $name { $($(#[$vmeta])* $variant),+ }
@@ -128,6 +129,7 @@ impl<T: Choice + FromStr<Err = String>> Setting<T> {
 /// A change to one agent's `embeddedHarness`, as it arrives from the console
 /// or the API: raw strings, so that a bad value gets our message (naming the
 /// field and the allowed values) rather than a deserializer's.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HarnessPatch {

@@ -61,3 +61,14 @@ impl fmt::Display for ModelRef {
         write!(f, "{}/{}", self.provider, self.model)
     }
 }
+
+/// On the wire a model reference is a string: `provider/model`.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for ModelRef {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <String as utoipa::PartialSchema>::schema()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for ModelRef {}

@@ -6,6 +6,16 @@ use serde::{Deserialize, Serialize};
 #[serde(transparent)]
 pub struct RevisionId(pub i64);
 
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for RevisionId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <i64 as utoipa::PartialSchema>::schema()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for RevisionId {}
+
 impl std::fmt::Display for RevisionId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
@@ -13,6 +23,7 @@ impl std::fmt::Display for RevisionId {
 }
 
 /// A revision's metadata, without the body.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RevisionInfo {

@@ -11,6 +11,7 @@ use super::{Config, ModelRef, Reachability, Schedule};
 use crate::Problem;
 
 /// The outcome of validating one config.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {

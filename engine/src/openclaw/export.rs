@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 use crate::config::{Config, HarnessFallback, ProviderKind, Schedule};
 use crate::Problem;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Shape {
@@ -18,6 +19,7 @@ pub enum Shape {
     Newer,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Export {

@@ -7,6 +7,7 @@ use crate::config::{parse_text, Config};
 use crate::{Error, Problem};
 
 /// What an import did, for the operator to read before (or after) storing.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportReport {
@@ -27,6 +28,7 @@ pub struct ImportReport {
     pub job_state: Vec<JobState>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobState {

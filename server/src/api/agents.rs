@@ -10,6 +10,7 @@ use engine::config::{AgentView, EffectiveAgent, HarnessPatch};
 use super::API_AUTHOR;
 use crate::error::ApiResult;
 use crate::AppState;
+use app::error::AppError;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -19,11 +20,17 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Every agent's effective settings, with the revision they come from.
-async fn list(State(state): State<AppState>) -> ApiResult<Json<FleetView>> {
+#[utoipa::path(get, path = "/api/v1/agents", tag = "agents",
+    responses((status = 200, body = FleetView)))]
+pub(super) async fn list(State(state): State<AppState>) -> ApiResult<Json<FleetView>> {
     Ok(Json(state.fleet.view().await?))
 }
 
-async fn get_one(
+/// One agent: effective settings with their sources, and its chain's reachability.
+#[utoipa::path(get, path = "/api/v1/agents/{id}", tag = "agents",
+    params(("id" = String, Path, description = "agent id")),
+    responses((status = 200, body = AgentView), (status = 404, body = AppError)))]
+pub(super) async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<AgentView>> {
@@ -32,7 +39,12 @@ async fn get_one(
 
 /// `{"runtime"?: "pi"|"codex"|"auto"|"inherit", "fallback"?: "pi"|"codex"|"none"|"inherit"}`.
 /// Stores a new config revision; answers the agent's new effective settings.
-async fn update_harness(
+#[utoipa::path(patch, path = "/api/v1/agents/{id}/harness", tag = "agents",
+    params(("id" = String, Path, description = "agent id")),
+    request_body = HarnessPatch,
+    responses((status = 200, body = EffectiveAgent), (status = 400, body = AppError),
+              (status = 404, body = AppError), (status = 422, body = AppError)))]
+pub(super) async fn update_harness(
     State(state): State<AppState>,
     Path(id): Path<String>,
     body: Result<Json<HarnessPatch>, JsonRejection>,

@@ -15,6 +15,10 @@ use serde_json::Value;
 use super::API_AUTHOR;
 use crate::error::{etag_value, ApiError, ApiResult};
 use crate::AppState;
+use app::error::AppError;
+use engine::config::{diff::Diff, validate::Report, RevisionInfo};
+use engine::fleet::{Committed, ConfigDocument, ImportOutcome};
+use engine::openclaw::Export;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -28,9 +32,9 @@ pub fn router() -> Router<AppState> {
         .route("/config/export", get(export))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ImportBody {
+pub(super) struct ImportBody {
     /// Only `openclaw` so far.
     from: String,
     /// The text of `openclaw.json` (JSON5).
@@ -45,7 +49,10 @@ struct ImportBody {
 
 /// Imports an OpenClaw config. With `dryRun`, answers the report and the
 /// diff without storing anything.
-async fn import(
+#[utoipa::path(post, path = "/api/v1/config/import", tag = "config",
+    request_body = ImportBody,
+    responses((status = 200, body = ImportOutcome), (status = 422, body = AppError)))]
+pub(super) async fn import(
     State(state): State<AppState>,
     body: Result<Json<ImportBody>, JsonRejection>,
 ) -> ApiResult<Response> {
@@ -70,14 +77,18 @@ async fn import(
 }
 
 #[derive(Deserialize)]
-struct ExportQuery {
+pub(super) struct ExportQuery {
     format: Option<String>,
     shape: Option<String>,
 }
 
 /// The current config as Switchyard JSON (default) or as OpenClaw files
 /// (`?format=openclaw&shape=older|newer`) with the export's warnings.
-async fn export(
+#[utoipa::path(get, path = "/api/v1/config/export", tag = "config",
+    params(("format" = Option<String>, Query, description = "`switchyard` (default) or `openclaw`"),
+           ("shape" = Option<String>, Query, description = "`older` (default) or `newer`")),
+    responses((status = 200, body = Export, description = "for `format=openclaw`; otherwise the config"), (status = 400, body = AppError)))]
+pub(super) async fn export(
     State(state): State<AppState>,
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
@@ -125,15 +136,19 @@ fn with_etag(hash: Option<&str>, body: impl IntoResponse) -> Response {
     response
 }
 
-async fn current(State(state): State<AppState>) -> ApiResult<Response> {
+/// The current config with its revision; `ETag` is the revision hash.
+#[utoipa::path(get, path = "/api/v1/config", tag = "config",
+    responses((status = 200, body = ConfigDocument)))]
+pub(super) async fn current(State(state): State<AppState>) -> ApiResult<Response> {
     let doc = state.fleet.document().await?;
     let hash = doc.revision.as_ref().map(|r| r.hash.clone());
     Ok(with_etag(hash.as_deref(), Json(doc)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PutBody {
+pub(super) struct PutBody {
+    #[schema(value_type = Object)]
     config: Value,
     #[serde(default)]
     message: Option<String>,
@@ -141,7 +156,12 @@ struct PutBody {
 
 /// Replaces the whole config. `If-Match` is required: a write must say which
 /// revision it was based on, or two operators silently overwrite each other.
-async fn replace(
+#[utoipa::path(put, path = "/api/v1/config", tag = "config",
+    request_body = PutBody,
+    params(("If-Match" = String, Header, description = "hash of the revision the edit is based on")),
+    responses((status = 200, body = Committed), (status = 409, body = AppError, description = "stale base; `currentHash` names the head"),
+              (status = 422, body = AppError), (status = 428, body = AppError)))]
+pub(super) async fn replace(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Json<PutBody>, JsonRejection>,
@@ -159,7 +179,10 @@ async fn replace(
     Ok(with_etag(Some(&hash), (StatusCode::OK, Json(committed))))
 }
 
-async fn validate(
+#[utoipa::path(post, path = "/api/v1/config/validate", tag = "config",
+    request_body(content = Object, description = "a config"),
+    responses((status = 200, body = Report), (status = 422, body = AppError)))]
+pub(super) async fn validate(
     State(state): State<AppState>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> ApiResult<Response> {
@@ -168,27 +191,45 @@ async fn validate(
 }
 
 #[derive(Deserialize)]
-struct Limit {
+pub(super) struct Limit {
     limit: Option<i64>,
 }
 
-async fn revisions(State(state): State<AppState>, Query(q): Query<Limit>) -> ApiResult<Response> {
+#[utoipa::path(get, path = "/api/v1/config/revisions", tag = "config",
+    params(("limit" = Option<i64>, Query, description = "at most this many, newest first (default 50)")),
+    responses((status = 200, body = Vec<RevisionInfo>)))]
+pub(super) async fn revisions(
+    State(state): State<AppState>,
+    Query(q): Query<Limit>,
+) -> ApiResult<Response> {
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
     Ok(Json(state.fleet.revisions(limit).await?).into_response())
 }
 
-async fn revision(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+#[utoipa::path(get, path = "/api/v1/config/revisions/{id}", tag = "config",
+    params(("id" = i64, Path)),
+    responses((status = 200, body = Object, description = "`{revision, config}`"), (status = 404, body = AppError)))]
+pub(super) async fn revision(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
     let r = state.fleet.revision(RevisionId(id)).await?;
     Ok(Json(serde_json::json!({"revision": r.info, "config": r.body})).into_response())
 }
 
 #[derive(Deserialize)]
-struct DiffQuery {
+pub(super) struct DiffQuery {
     from: Option<i64>,
     to: Option<i64>,
 }
 
-async fn diff(State(state): State<AppState>, Query(q): Query<DiffQuery>) -> ApiResult<Response> {
+#[utoipa::path(get, path = "/api/v1/config/diff", tag = "config",
+    params(("from" = i64, Query), ("to" = i64, Query)),
+    responses((status = 200, body = Diff), (status = 400, body = AppError), (status = 404, body = AppError)))]
+pub(super) async fn diff(
+    State(state): State<AppState>,
+    Query(q): Query<DiffQuery>,
+) -> ApiResult<Response> {
     let missing = |path| ApiError::BadParam {
         path,
         message: "required: a revision id".into(),
@@ -200,7 +241,10 @@ async fn diff(State(state): State<AppState>, Query(q): Query<DiffQuery>) -> ApiR
 
 /// Makes an earlier revision current again (as a new revision). `If-Match`
 /// is optional here: rolling back is an explicit choice of content.
-async fn rollback(
+#[utoipa::path(post, path = "/api/v1/config/rollback/{id}", tag = "config",
+    params(("id" = i64, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = Committed), (status = 404, body = AppError), (status = 409, body = AppError)))]
+pub(super) async fn rollback(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     headers: HeaderMap,

@@ -3,6 +3,7 @@
 
 mod agents;
 mod config;
+pub mod openapi;
 
 use axum::Router;
 
@@ -13,7 +14,8 @@ pub fn router() -> Router<AppState> {
         "/api/v1",
         Router::new()
             .merge(agents::router())
-            .merge(config::router()),
+            .merge(config::router())
+            .merge(openapi::router()),
     )
 }
 

@@ -1,0 +1,26 @@
+//! `/api/v1/openapi.json`: the API described from the handlers themselves
+//! (utoipa), so the document cannot drift from the code.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::OpenApi;
+
+use super::{agents, config};
+use crate::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Switchyard API", description = "Control plane for fleets of LLM agents. Errors are `{code, message, details[{path, message}], currentHash?}`."),
+    paths(
+        agents::list, agents::get_one, agents::update_harness,
+        config::current, config::replace, config::validate, config::revisions, config::revision,
+        config::diff, config::rollback, config::import, config::export,
+    ),
+    tags((name = "agents", description = "effective agent settings and harness switches"),
+         (name = "config", description = "config revisions, validation, diff, rollback, import and export"))
+)]
+pub struct ApiDoc;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+}

@@ -120,6 +120,22 @@ fn the_seed_config_imports_with_a_report_of_everything_openclaw_let_through() {
 }
 
 #[test]
+fn import_export_import_of_the_seed_config_is_lossless() {
+    let first = import(SEED, Some(JOBS), None).unwrap();
+    let config = Config::from_json(&first.config).unwrap();
+    let exported = export(&config, Shape::Older);
+    let jobs = exported.jobs.as_ref().map(|j| j.to_string());
+    let second = import(&exported.openclaw.to_string(), jobs.as_deref(), None).unwrap();
+    assert_eq!(Config::from_json(&second.config).unwrap(), config);
+    // The unknown keys are still there after the round trip.
+    assert_eq!(second.config["gateway"], first.config["gateway"]);
+    assert_eq!(
+        second.config["agents"]["entries"]["builder"]["qmd"],
+        json!({"memory": true})
+    );
+}
+
+#[test]
 fn the_newer_roster_maps_openai_refs_on_the_codex_runtime_back_to_the_codex_family() {
     let text = r#"{
       agents: {

@@ -191,7 +191,9 @@ fn providers(root: &Map<String, Value>, r: &mut ImportReport) -> Map<String, Val
     for (id, p) in providers {
         let path = format!("models.providers.{id}");
         let mut q = Map::new();
-        let codex = id == "openai-codex" || runtime_id(Some(p)) == Some("codex") && id != "openai";
+        // `openai` on the Codex runtime is handled per ref (see `model_ref`).
+        let codex =
+            id == "openai-codex" || (runtime_id(Some(p)) == Some("codex") && id != "openai");
         let kind = match (codex, p.get("api").and_then(Value::as_str)) {
             (true, _) => "codex",
             (false, Some("openai-responses")) => "openai-responses",

@@ -128,20 +128,11 @@ pub struct AgentPageData {
 #[server(prefix = "/console/fn", endpoint = "agent_page")]
 pub async fn get_agent_page(agent: String) -> Result<AgentPageData, AppError> {
     let fleet = ssr::fleet()?;
-    let (revision, config) = fleet.current().await?.ok_or_else(|| {
-        AppError::from(engine::Error::NotFound {
-            what: "agent",
-            id: agent.clone(),
-        })
-    })?;
-    let effective = config.effective_agent(&agent).ok_or_else(|| {
-        AppError::from(engine::Error::NotFound {
-            what: "agent",
-            id: agent.clone(),
-        })
-    })?;
+    let missing = || AppError::from(engine::fleet::not_found(&agent));
+    let (revision, config) = fleet.current().await?.ok_or_else(missing)?;
+    let view = config.agent_view(&agent).ok_or_else(missing)?;
     Ok(AgentPageData {
-        view: engine::config::AgentView::of(&config, effective),
+        view,
         models: config.model_refs(),
         base_hash: revision.info.hash,
     })

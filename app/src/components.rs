@@ -1,8 +1,10 @@
 //! Small view pieces shared by pages.
 
-use engine::config::{ModelRef, Source};
+use engine::config::{Choice, Harness, HarnessFallback, ModelRef, Reach, Runtime, Source};
+use leptos::form::ActionForm;
 use leptos::prelude::*;
 
+use crate::api::SetAgentHarness;
 use crate::error::AppError;
 
 /// Counts the times `action` succeeded. Pages reload their data on it, so a
@@ -75,6 +77,86 @@ pub fn ErrorBanner(error: AppError) -> impl IntoView {
                 </ul>
             })}
         </div>
+    }
+}
+
+/// Which harness a candidate runs in when nothing is broken, or that it never runs.
+#[component]
+pub fn ReachTag(reach: Option<Reach>) -> impl IntoView {
+    reach.map(|reach| {
+        let (class, text, title) = match reach {
+            Reach::Runs(Harness::Codex) => (
+                "harness harness-codex",
+                "codex",
+                "Runs in the Codex app-server".to_owned(),
+            ),
+            Reach::Runs(Harness::Native) => (
+                "harness harness-native",
+                "native",
+                "Runs in Switchyard's native engine".to_owned(),
+            ),
+            Reach::Skipped(reason) => (
+                "harness harness-never",
+                "never runs",
+                format!("Never attempted: {}", reason.as_str()),
+            ),
+        };
+        view! { <span class=class title=title>{text}</span> }
+    })
+}
+
+/// One form per agent, one submit button per value: a plain HTML form post
+/// without JavaScript, an in-place server call with it.
+#[component]
+pub fn FallbackSwitch(
+    agent: String,
+    current: HarnessFallback,
+    source: Source,
+    runtime: Runtime,
+    set_harness: ServerAction<SetAgentHarness>,
+) -> impl IntoView {
+    let pending = set_harness.pending();
+    let label = format!("Harness fallback for {agent}");
+    let dimmed = runtime == Runtime::Pi;
+    view! {
+        <ActionForm action=set_harness attr:class="switch-form">
+            <input type="hidden" name="agent" value=agent.clone()/>
+            <div class="segmented" role="group" aria-label=label class:dimmed=dimmed>
+                {HarnessFallback::ALL.iter().map(|&value| {
+                    let on = value == current;
+                    view! {
+                        <button
+                            type="submit"
+                            name="fallback"
+                            value=value.as_str()
+                            class="seg"
+                            class:on=on
+                            aria-pressed=if on { "true" } else { "false" }
+                            title=fallback_help(value)
+                            disabled=move || pending.get()
+                        >
+                            {value.as_str()}
+                        </button>
+                    }
+                }).collect_view()}
+            </div>
+            " " <SourceTag source/>
+            {(source == Source::Agent).then(|| view! {
+                <button type="submit" name="fallback" value="inherit" class="link-button"
+                    title="Drop this agent's override and use the default" disabled=move || pending.get()>
+                    "reset"
+                </button>
+            })}
+        </ActionForm>
+    }
+}
+
+/// What each `embeddedHarness.fallback` value does, in the words of DESIGN §2.
+pub fn fallback_help(value: HarnessFallback) -> &'static str {
+    match value {
+        HarnessFallback::Pi => "pi: candidates the Codex harness cannot serve, and everything after a Codex crash, run in the native engine",
+        HarnessFallback::Codex => "codex: Codex only; other candidates are skipped; one supervised restart after a crash",
+        HarnessFallback::None => "none: candidates the Codex harness cannot serve are skipped; a Codex crash fails the run",
     }
 }
 

@@ -114,8 +114,7 @@ impl Fleet {
 
     pub async fn agent(&self, id: &str) -> Result<AgentView> {
         let (_, config) = self.current().await?.ok_or_else(|| not_found(id))?;
-        let agent = config.effective_agent(id).ok_or_else(|| not_found(id))?;
-        Ok(AgentView::of(&config, agent))
+        config.agent_view(id).ok_or_else(|| not_found(id))
     }
 
     pub async fn document(&self) -> Result<ConfigDocument> {
@@ -272,10 +271,7 @@ impl Fleet {
         };
         self.commit(Some(&base.info), &config, author, &message)
             .await?;
-        let effective = config
-            .effective_agent(agent)
-            .ok_or_else(|| not_found(agent))?;
-        Ok(AgentView::of(&config, effective))
+        config.agent_view(agent).ok_or_else(|| not_found(agent))
     }
 
     /// Imports `openclaw.json` (and optionally cron `jobs.json` /
@@ -346,7 +342,8 @@ fn parse_stored(revision: &Revision) -> Result<Config> {
     })
 }
 
-fn not_found(id: &str) -> Error {
+/// The error for an agent that is not in the current config.
+pub fn not_found(id: &str) -> Error {
     Error::NotFound {
         what: "agent",
         id: id.to_owned(),

@@ -8,8 +8,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{get_agent_page, AgentPageData, SetAgentChain, SetAgentHarness};
-use crate::components::{successes, ErrorBanner, ModelName, SourceTag};
-use crate::pages::overview::{FallbackSwitch, ReachTag};
+use crate::components::{successes, ErrorBanner, FallbackSwitch, ModelName, ReachTag, SourceTag};
 
 #[component]
 pub fn AgentPage() -> impl IntoView {

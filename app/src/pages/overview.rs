@@ -2,15 +2,15 @@
 //! tagged with where it came from, and the harness fallback one click away.
 
 use engine::config::FleetView;
-use engine::config::{
-    AgentView, Choice, Harness, HarnessFallback, Reach, Reachability, Runtime, Source,
-};
-use leptos::form::ActionForm;
+use engine::config::{AgentView, Choice, HarnessFallback, Reachability};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::api::{get_fleet, SetAgentHarness};
-use crate::components::{format_utc, source_name, ErrorBanner, ModelName, SourceTag};
+use crate::components::{
+    fallback_help, format_utc, source_name, ErrorBanner, FallbackSwitch, ModelName, ReachTag,
+    SourceTag,
+};
 
 #[component]
 pub fn Overview() -> impl IntoView {
@@ -145,31 +145,6 @@ fn AgentRow(agent: AgentView, set_harness: ServerAction<SetAgentHarness>) -> imp
     }
 }
 
-/// Which harness a candidate runs in when nothing is broken, or that it never runs.
-#[component]
-pub(crate) fn ReachTag(reach: Option<Reach>) -> impl IntoView {
-    reach.map(|reach| {
-        let (class, text, title) = match reach {
-            Reach::Runs(Harness::Codex) => (
-                "harness harness-codex",
-                "codex",
-                "Runs in the Codex app-server".to_owned(),
-            ),
-            Reach::Runs(Harness::Native) => (
-                "harness harness-native",
-                "native",
-                "Runs in Switchyard's native engine".to_owned(),
-            ),
-            Reach::Skipped(reason) => (
-                "harness harness-never",
-                "never runs",
-                format!("Never attempted: {}", reason.as_str()),
-            ),
-        };
-        view! { <span class=class title=title>{text}</span> }
-    })
-}
-
 #[component]
 fn ChainWarnings(reachability: Reachability) -> impl IntoView {
     (!reachability.warnings.is_empty()).then(|| {
@@ -179,60 +154,6 @@ fn ChainWarnings(reachability: Reachability) -> impl IntoView {
             </ul>
         }
     })
-}
-
-/// One form per agent, one submit button per value: a plain HTML form post
-/// without JavaScript, an in-place server call with it.
-#[component]
-pub(crate) fn FallbackSwitch(
-    agent: String,
-    current: HarnessFallback,
-    source: Source,
-    runtime: Runtime,
-    set_harness: ServerAction<SetAgentHarness>,
-) -> impl IntoView {
-    let pending = set_harness.pending();
-    let label = format!("Harness fallback for {agent}");
-    let dimmed = runtime == Runtime::Pi;
-    view! {
-        <ActionForm action=set_harness attr:class="switch-form">
-            <input type="hidden" name="agent" value=agent.clone()/>
-            <div class="segmented" role="group" aria-label=label class:dimmed=dimmed>
-                {HarnessFallback::ALL.iter().map(|&value| {
-                    let on = value == current;
-                    view! {
-                        <button
-                            type="submit"
-                            name="fallback"
-                            value=value.as_str()
-                            class="seg"
-                            class:on=on
-                            aria-pressed=if on { "true" } else { "false" }
-                            title=fallback_help(value)
-                            disabled=move || pending.get()
-                        >
-                            {value.as_str()}
-                        </button>
-                    }
-                }).collect_view()}
-            </div>
-            " " <SourceTag source/>
-            {(source == Source::Agent).then(|| view! {
-                <button type="submit" name="fallback" value="inherit" class="link-button"
-                    title="Drop this agent's override and use the default" disabled=move || pending.get()>
-                    "reset"
-                </button>
-            })}
-        </ActionForm>
-    }
-}
-
-fn fallback_help(value: HarnessFallback) -> &'static str {
-    match value {
-        HarnessFallback::Pi => "pi: candidates the Codex harness cannot serve, and everything after a Codex crash, run in the native engine",
-        HarnessFallback::Codex => "codex: Codex only; other candidates are skipped; one supervised restart after a crash",
-        HarnessFallback::None => "none: candidates the Codex harness cannot serve are skipped; a Codex crash fails the run",
-    }
 }
 
 #[component]

@@ -268,6 +268,11 @@ impl Config {
             .collect()
     }
 
+    /// One agent's effective settings and chain reachability.
+    pub fn agent_view(&self, id: &str) -> Option<AgentView> {
+        self.effective_agent(id).map(|a| AgentView::of(self, a))
+    }
+
     /// Effective settings and chain reachability of every agent.
     pub fn agent_views(&self) -> Vec<AgentView> {
         self.effective_agents()

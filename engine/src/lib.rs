@@ -8,13 +8,20 @@
 
 pub mod config;
 pub mod error;
+pub mod failure;
 
+#[cfg(feature = "server")]
+pub mod agent;
 #[cfg(feature = "server")]
 pub mod clock;
 #[cfg(feature = "server")]
 pub mod fleet;
 #[cfg(feature = "server")]
 pub mod openclaw;
+#[cfg(feature = "server")]
+pub mod provider;
+#[cfg(feature = "server")]
+pub mod router;
 #[cfg(feature = "server")]
 pub mod sim;
 #[cfg(feature = "server")]

@@ -94,6 +94,15 @@ pub struct Provider {
     /// Most calls in flight to this provider at once, across all agents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<u32>,
+    /// Tokens the models accept (prompt + answer). The native engine prunes
+    /// the conversation to fit, and a `context_overflow` moves only to a
+    /// candidate with a larger window. Unknown: no pruning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_window: Option<u64>,
+    /// `kind: sim` only: each model's script (DESIGN §9), e.g.
+    /// `"server_error*2, ok"`. A model without one replies `ok`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scripts: BTreeMap<String, String>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }

@@ -81,11 +81,30 @@ fn check_providers(config: &Config, env: &dyn Env, report: &mut Report) {
                 ));
             }
         }
-        if provider.base_url.is_none() && provider.kind != super::ProviderKind::Codex {
+        use super::ProviderKind::{Codex, Sim};
+        if provider.base_url.is_none() && !matches!(provider.kind, Codex | Sim) {
             report.errors.push(Problem::new(
                 format!("{path}.baseUrl"),
-                "required for this provider kind (only `codex` providers are reached through the Codex harness without one)",
+                "required for this provider kind (only `codex` providers, reached through the Codex harness, and `sim` providers, served in-process, need none)",
             ));
+        }
+        if !provider.scripts.is_empty() && provider.kind != Sim {
+            report.errors.push(Problem::new(
+                format!("{path}.scripts"),
+                "only `kind: sim` providers run scripts",
+            ));
+        }
+        for (model, script) in &provider.scripts {
+            let at = format!("{path}.scripts.{model}");
+            if !provider.models.contains(model) {
+                report.errors.push(Problem::new(
+                    at.clone(),
+                    format!("`{model}` is not in {path}.models"),
+                ));
+            }
+            if let Err(e) = script.parse::<crate::sim::provider::Script>() {
+                report.errors.push(Problem::new(at, e.to_string()));
+            }
         }
     }
 }

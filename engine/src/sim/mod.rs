@@ -2,3 +2,4 @@
 //! (DESIGN §9). So far: the demo fleet the embedded default starts with.
 
 pub mod demo;
+pub mod provider;

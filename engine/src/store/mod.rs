@@ -6,8 +6,10 @@
 //! [`with_pool!`] runs the same statement on whichever pool is open.
 
 mod revision;
+mod router;
 
 pub use revision::{NewRevision, Revision};
+pub use router::{CallStats, CircuitRow, CooldownRow, DecisionRow, TranscriptEntry};
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{

@@ -1,0 +1,62 @@
+-- Router state shared by every replica (DESIGN §3): cooldowns per
+-- (provider, model), a circuit per provider, and every routing decision.
+
+-- A row exists only while something is wrong with the model; success deletes
+-- it, so the hot path reads an (almost always) empty table.
+CREATE TABLE model_cooldown (
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    -- Consecutive failures; picks the step of the backoff ladder.
+    failures INTEGER NOT NULL,
+    -- 0 while only counting transient failures (not cooling down yet).
+    until_ms INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    -- After the cooldown, exactly one caller (any replica) probes.
+    probe_owner TEXT,
+    probe_until_ms INTEGER NOT NULL DEFAULT 0,
+    updated_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (provider, model)
+);
+
+CREATE TABLE provider_circuit (
+    provider TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    -- 0: closed. In the future: open. In the past: half-open (one probe).
+    open_until_ms INTEGER NOT NULL,
+    times_opened INTEGER NOT NULL,
+    probe_owner TEXT,
+    probe_until_ms INTEGER NOT NULL DEFAULT 0,
+    updated_at_ms INTEGER NOT NULL
+);
+
+CREATE TABLE decision (
+    decision_id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    agent_id TEXT,
+    requested TEXT NOT NULL,
+    candidate TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    harness TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    next TEXT,
+    detail TEXT NOT NULL,
+    latency_ms INTEGER NOT NULL
+);
+CREATE INDEX decision_by_run ON decision (run_id, decision_id);
+CREATE INDEX decision_by_time ON decision (at_ms);
+CREATE INDEX decision_by_provider ON decision (provider, at_ms);
+
+-- What the model saw and said, per run, in order.
+CREATE TABLE transcript_entry (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);

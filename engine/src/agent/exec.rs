@@ -1,0 +1,278 @@
+//! The `exec` tool's process handling (DESIGN §4): `sh -c <command>` in the
+//! workspace, in its own process group, with a timeout and an output cap.
+//!
+//! The whole process group is SIGKILLed when the command times out, when the
+//! shell exits (so background jobs such as `sleep 100 &` never outlive the call
+//! and never hold the output pipes open), and when the [`exec`] future is dropped
+//! before it finished (the run was cancelled).
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Command;
+
+use super::workspace::Workspace;
+
+/// After the deadline has passed and the group was killed, how long to keep
+/// reading output still in the pipes. Only matters when a process outside the
+/// group (one that called `setsid`) still holds a pipe open; the group's own
+/// processes are dead and their pipe ends closed.
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// Limits of one `exec` call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecLimits {
+    /// Wall time after which the process group is killed.
+    pub timeout: Duration,
+    /// Bytes kept of stdout and, separately, of stderr; the rest is read and
+    /// discarded.
+    pub output_cap_bytes: usize,
+}
+
+impl Default for ExecLimits {
+    fn default() -> Self {
+        ExecLimits {
+            timeout: Duration::from_secs(30),
+            output_cap_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// What an `exec` call did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecOutcome {
+    /// The shell's exit code; `None` when it was killed by a signal or could
+    /// not be started.
+    pub exit_code: Option<i32>,
+    /// The signal that killed the shell, if any.
+    pub signal: Option<i32>,
+    /// Captured stdout, lossy UTF-8, at most `output_cap_bytes` bytes.
+    pub stdout: String,
+    /// Captured stderr, lossy UTF-8, at most `output_cap_bytes` bytes. Also
+    /// carries the reason when the shell could not be started.
+    pub stderr: String,
+    /// Whether stdout or stderr exceeded the cap.
+    pub truncated: bool,
+    /// Whether the timeout expired and the group was killed.
+    pub timed_out: bool,
+    pub duration: Duration,
+}
+
+/// Kills a process group with SIGKILL when dropped, unless disarmed.
+struct GroupGuard {
+    pgid: Option<libc::pid_t>,
+}
+
+impl GroupGuard {
+    fn new(pid: Option<u32>) -> GroupGuard {
+        // A pgid of 0 or 1 would make kill(-pgid) hit our own group or every
+        // process we may signal; never arm with those.
+        let pgid = pid
+            .and_then(|p| libc::pid_t::try_from(p).ok())
+            .filter(|p| *p > 1);
+        GroupGuard { pgid }
+    }
+
+    fn kill(&self) {
+        if let Some(pgid) = self.pgid {
+            // SAFETY: kill(2) has no memory-safety preconditions; `pgid` > 1.
+            // ESRCH (group already gone) is fine.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+        }
+    }
+
+    fn disarm(&mut self) {
+        self.pgid = None;
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Collects up to `cap` bytes and counts whether more arrived.
+struct Capture {
+    buf: Vec<u8>,
+    cap: usize,
+    truncated: bool,
+}
+
+impl Capture {
+    fn new(cap: usize) -> Capture {
+        Capture {
+            buf: Vec::new(),
+            cap,
+            truncated: false,
+        }
+    }
+
+    fn push(&mut self, data: &[u8]) {
+        let room = self.cap.saturating_sub(self.buf.len());
+        if data.len() > room {
+            self.truncated = true;
+        }
+        self.buf.extend_from_slice(&data[..data.len().min(room)]);
+    }
+
+    fn into_string(mut self) -> String {
+        if self.truncated {
+            // Don't end in a replacement character because the cap split a
+            // multi-byte character.
+            if let Err(e) = std::str::from_utf8(&self.buf) {
+                if e.error_len().is_none() {
+                    self.buf.truncate(e.valid_up_to());
+                }
+            }
+        }
+        String::from_utf8_lossy(&self.buf).into_owned()
+    }
+}
+
+/// Reads into `buf`; `None` at end of stream or on a read error.
+async fn read_some<R: AsyncRead + Unpin>(reader: &mut Option<R>, buf: &mut [u8]) -> Option<usize> {
+    let r = reader.as_mut()?;
+    loop {
+        match r.read(buf).await {
+            Ok(0) => return None,
+            Ok(n) => return Some(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Runs `sh -c <command>` in the workspace root (stdin null, own process group)
+/// and returns what it did. Never fails: a shell that cannot be started is
+/// reported in [`ExecOutcome::stderr`] with no exit code.
+pub async fn exec(ws: &Workspace, command: &str, limits: &ExecLimits) -> ExecOutcome {
+    let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + limits.timeout;
+
+    let mut child = match Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(ws.root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) => {
+            return ExecOutcome {
+                exit_code: None,
+                signal: None,
+                stdout: String::new(),
+                stderr: format!("could not start `sh`: {e}"),
+                truncated: false,
+                timed_out: false,
+                duration: started.elapsed(),
+            };
+        }
+    };
+    // Declared after `child`, so on drop (cancellation) the group is killed
+    // before the child handle goes and while the leader is not yet reaped, i.e.
+    // while its pid still names this group.
+    let mut guard = GroupGuard::new(child.id());
+
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let mut out = Capture::new(limits.output_cap_bytes);
+    let mut err = Capture::new(limits.output_cap_bytes);
+    let mut out_buf = vec![0u8; 16 * 1024];
+    let mut err_buf = vec![0u8; 16 * 1024];
+
+    let mut status = None;
+    let mut timed_out = false;
+    let timeout = tokio::time::sleep_until(deadline);
+    tokio::pin!(timeout);
+    let mut deadline_passed = false;
+    // Armed once the deadline passed.
+    let drain = tokio::time::sleep_until(deadline);
+    tokio::pin!(drain);
+
+    loop {
+        if status.is_some() && stdout.is_none() && stderr.is_none() {
+            break;
+        }
+        tokio::select! {
+            n = read_some(&mut stdout, &mut out_buf), if stdout.is_some() => match n {
+                Some(n) => out.push(&out_buf[..n]),
+                None => stdout = None,
+            },
+            n = read_some(&mut stderr, &mut err_buf), if stderr.is_some() => match n {
+                Some(n) => err.push(&err_buf[..n]),
+                None => stderr = None,
+            },
+            s = child.wait(), if status.is_none() => {
+                // The shell is done. Whatever it left running in its group
+                // (background jobs) goes too. The leader is reaped already, but
+                // a group with live members keeps its id, and an empty one
+                // makes this a no-op (barring pid reuse within microseconds).
+                guard.kill();
+                status = Some(s);
+            },
+            () = &mut timeout, if !deadline_passed => {
+                deadline_passed = true;
+                if status.is_none() {
+                    timed_out = true;
+                }
+                guard.kill();
+                drain.as_mut().reset(tokio::time::Instant::now() + DRAIN_GRACE);
+            },
+            () = &mut drain, if deadline_passed => break,
+        }
+    }
+    guard.disarm();
+
+    let status = match status {
+        Some(status) => status.ok(),
+        // Killed but not reaped within the grace period (unkillable, e.g. in
+        // uninterruptible sleep): `kill_on_drop` leaves it to tokio's reaper.
+        None => child.try_wait().ok().flatten(),
+    };
+    let truncated = out.truncated || err.truncated;
+    ExecOutcome {
+        exit_code: status.and_then(|s| s.code()),
+        signal: status.and_then(|s| s.signal()),
+        stdout: out.into_string(),
+        stderr: err.into_string(),
+        truncated,
+        timed_out,
+        duration: started.elapsed(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Capture;
+
+    #[test]
+    fn capture_keeps_the_cap_and_whole_characters() {
+        let mut c = Capture::new(3);
+        c.push("aé".as_bytes());
+        assert!(!c.truncated);
+        c.push(b"");
+        assert!(!c.truncated);
+        c.push("é".as_bytes());
+        assert!(c.truncated);
+        assert_eq!(c.into_string(), "aé");
+
+        let mut c = Capture::new(2);
+        c.push("aé".as_bytes()); // the cap splits `é`
+        assert!(c.truncated);
+        assert_eq!(c.into_string(), "a");
+
+        let mut c = Capture::new(8);
+        c.push(&[b'o', b'k', 0xff]); // invalid, not truncated: lossy
+        assert_eq!(c.into_string(), "ok\u{fffd}");
+    }
+}

@@ -1,0 +1,3 @@
+pub mod exec;
+pub mod tools;
+pub mod workspace;

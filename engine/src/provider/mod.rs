@@ -1,0 +1,401 @@
+//! Provider clients: one HTTP attempt at one model, with the provider's
+//! timeouts and concurrency limit, ending in a [`Completion`] or a classified
+//! [`Failure`]. The router decides what to do next; a client never retries.
+//!
+//! Wire protocols live in [`chat`] (`/chat/completions`) and [`responses`]
+//! (`/responses`); this module owns what they share: keys from env
+//! references, timeouts (connect, first byte, idle between chunks, total),
+//! the concurrency permit, streaming and error classification.
+
+mod chat;
+mod context;
+mod responses;
+pub mod sse;
+mod types;
+
+pub use context::fit_to_window;
+pub use types::{ChatRequest, Completion, Failure, Message, Role, ToolCall, ToolSpec, Usage};
+
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+use crate::clock::SharedClock;
+use crate::config::{Provider, ProviderId, ProviderKind, Timeouts};
+use crate::failure::{classify_http, classify_stream_error, FailureClass};
+use sse::{SseDecoder, SseEvent};
+
+/// Resolves `{env: NAME}` references at call time. Injected so tests (and a
+/// future secret store) need not touch the process environment.
+pub trait Secrets: Send + Sync {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+impl Secrets for crate::config::validate::ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl Secrets for HashMap<String, String> {
+    fn get(&self, name: &str) -> Option<String> {
+        HashMap::get(self, name).cloned()
+    }
+}
+
+/// Timeouts with the built-in defaults filled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub connect: Duration,
+    pub first_byte: Duration,
+    pub idle: Duration,
+    pub total: Duration,
+    pub concurrency: usize,
+}
+
+impl Limits {
+    pub fn of(provider: &Provider) -> Self {
+        let ms = |v: Option<u64>, default: u64| Duration::from_millis(v.unwrap_or(default));
+        let Timeouts {
+            connect_ms,
+            first_byte_ms,
+            idle_ms,
+            total_ms,
+        } = provider.timeouts;
+        Limits {
+            connect: ms(connect_ms, 5_000),
+            // Reasoning models may think a while before the first token.
+            first_byte: ms(first_byte_ms, 90_000),
+            idle: ms(idle_ms, 60_000),
+            total: ms(total_ms, 600_000),
+            concurrency: provider.concurrency.map_or(64, |c| c.max(1) as usize),
+        }
+    }
+}
+
+/// One configured provider, ready to call. Built once per provider config
+/// and shared by every run, so the concurrency limit holds across agents.
+pub struct ProviderClient {
+    id: ProviderId,
+    wire: Wire,
+    base_url: String,
+    api_key_env: Option<String>,
+    limits: Limits,
+    http: reqwest::Client,
+    permits: Arc<Semaphore>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    Chat,
+    Responses,
+}
+
+/// What one streamed event did to the attempt.
+pub(crate) enum Flow {
+    Continue,
+    Done,
+}
+
+/// A wire protocol's view of a streamed response.
+pub(crate) trait StreamState: Send {
+    fn feed(&mut self, event: &SseEvent, now_ms: i64) -> Result<Flow, Failure>;
+    /// Whether any text or tool call was produced yet (DESIGN §3: a failure
+    /// after output is `stream_interrupted`, keeping the partial output).
+    fn partial(&self) -> Option<String>;
+    fn finish(self: Box<Self>) -> Result<Completion, Failure>;
+}
+
+impl ProviderClient {
+    /// `base_url` overrides the configured one (the in-process `sim` server).
+    pub fn new(
+        id: ProviderId,
+        provider: &Provider,
+        base_url: Option<String>,
+    ) -> Result<Self, String> {
+        let wire = match provider.kind {
+            ProviderKind::OpenaiChat | ProviderKind::Sim => Wire::Chat,
+            ProviderKind::OpenaiResponses => Wire::Responses,
+            ProviderKind::Codex => {
+                return Err(format!(
+                    "provider `{id}` is kind codex: it is served only by the Codex harness"
+                ))
+            }
+        };
+        let base_url = base_url
+            .or_else(|| provider.base_url.clone())
+            .ok_or_else(|| format!("provider `{id}` has no baseUrl"))?;
+        let limits = Limits::of(provider);
+        let http = reqwest::Client::builder()
+            .connect_timeout(limits.connect)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .map_err(|e| format!("provider `{id}`: HTTP client: {e}"))?;
+        Ok(ProviderClient {
+            id,
+            wire,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            api_key_env: provider.api_key.as_ref().map(|k| k.env.clone()),
+            permits: Arc::new(Semaphore::new(limits.concurrency)),
+            limits,
+            http,
+        })
+    }
+
+    pub fn id(&self) -> &ProviderId {
+        &self.id
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Calls in flight right now (for the Providers page).
+    pub fn in_flight(&self) -> usize {
+        self.limits.concurrency - self.permits.available_permits()
+    }
+
+    /// One attempt. Waiting for a concurrency permit is not counted against
+    /// the provider's timeouts: a queue of our own making is not the
+    /// provider being slow (the caller bounds the wait with the run budget).
+    pub async fn call(
+        &self,
+        model: &str,
+        request: &ChatRequest,
+        secrets: &dyn Secrets,
+        clock: &SharedClock,
+    ) -> Result<Completion, Failure> {
+        let key = match &self.api_key_env {
+            Some(env) => match secrets.get(env) {
+                Some(key) => Some(key),
+                None => {
+                    return Err(Failure::new(
+                        FailureClass::AuthMissing,
+                        format!(
+                            "environment variable {env} (apiKey of provider `{}`) is not set",
+                            self.id
+                        ),
+                    ))
+                }
+            },
+            None => None,
+        };
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("semaphore never closed");
+        let result = self.attempt(model, request, key.as_deref(), clock).await;
+        result.map_err(|mut failure| {
+            if let Some(key) = key.as_deref().filter(|k| k.len() >= 4) {
+                failure.detail = failure.detail.replace(key, "[redacted]");
+                failure.partial = failure.partial.map(|p| p.replace(key, "[redacted]"));
+            }
+            failure
+        })
+    }
+
+    async fn attempt(
+        &self,
+        model: &str,
+        request: &ChatRequest,
+        key: Option<&str>,
+        clock: &SharedClock,
+    ) -> Result<Completion, Failure> {
+        let deadline = Instant::now() + self.limits.total;
+        let (path, body) = match self.wire {
+            Wire::Chat => ("/chat/completions", chat::body(model, request)),
+            Wire::Responses => ("/responses", responses::body(model, request)),
+        };
+        let mut builder = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .json(&body);
+        if let Some(key) = key {
+            builder = builder.bearer_auth(key);
+        }
+        let response = within(
+            deadline,
+            self.limits.first_byte,
+            builder.send(),
+            "response headers",
+        )
+        .await?
+        .map_err(transport_failure)?;
+        let status = response.status();
+        if !status.is_success() {
+            let headers = response.headers().clone();
+            let text = within(deadline, self.limits.idle, response.text(), "error body")
+                .await?
+                .unwrap_or_default();
+            let failure = classify_http(status.as_u16(), &headers, &text, clock.now_ms());
+            return Err(Failure {
+                class: failure.class,
+                retry_after_ms: failure.retry_after_ms,
+                detail: failure.detail,
+                partial: None,
+            });
+        }
+        if request.stream {
+            let state: Box<dyn StreamState> = match self.wire {
+                Wire::Chat => Box::new(chat::Stream::default()),
+                Wire::Responses => Box::new(responses::Stream::default()),
+            };
+            self.read_stream(response, state, deadline, clock).await
+        } else {
+            let text = within(
+                deadline,
+                self.limits.first_byte,
+                response.text(),
+                "response body",
+            )
+            .await?
+            .map_err(transport_failure)?;
+            let value: Value = serde_json::from_str(&text).map_err(|e| {
+                Failure::new(
+                    FailureClass::ServerError,
+                    format!("malformed response body: {e}"),
+                )
+            })?;
+            if value.get("error").is_some_and(|e| !e.is_null()) {
+                let failure = classify_stream_error(&value, clock.now_ms());
+                return Err(Failure::new(failure.class, failure.detail));
+            }
+            match self.wire {
+                Wire::Chat => chat::parse_full(&value),
+                Wire::Responses => responses::parse_full(&value),
+            }
+        }
+    }
+
+    async fn read_stream(
+        &self,
+        mut response: reqwest::Response,
+        mut state: Box<dyn StreamState>,
+        deadline: Instant,
+        clock: &SharedClock,
+    ) -> Result<Completion, Failure> {
+        let mut decoder = SseDecoder::default();
+        let interrupted = |state: &dyn StreamState, failure: Failure| match state.partial() {
+            Some(partial) => Failure {
+                class: FailureClass::StreamInterrupted,
+                detail: format!("after output: {}", failure.detail),
+                partial: Some(partial),
+                retry_after_ms: failure.retry_after_ms,
+            },
+            None => failure,
+        };
+        loop {
+            let chunk = match within(
+                deadline,
+                self.limits.idle,
+                response.chunk(),
+                "next stream chunk",
+            )
+            .await
+            {
+                Ok(Ok(chunk)) => chunk,
+                Ok(Err(e)) => return Err(interrupted(&*state, stream_broken(&e.to_string()))),
+                Err(timeout) => return Err(interrupted(&*state, timeout)),
+            };
+            let Some(bytes) = chunk else {
+                // The server closed the stream without saying it was done.
+                return Err(interrupted(
+                    &*state,
+                    stream_broken("connection closed before the end of the stream"),
+                ));
+            };
+            for event in decoder.push(&bytes) {
+                match state.feed(&event, clock.now_ms()) {
+                    Ok(Flow::Continue) => {}
+                    Ok(Flow::Done) => return state.finish(),
+                    Err(failure) => return Err(interrupted(&*state, failure)),
+                }
+            }
+        }
+    }
+}
+
+fn stream_broken(detail: &str) -> Failure {
+    Failure::new(
+        FailureClass::StreamInterrupted,
+        format!("stream broke: {detail}"),
+    )
+}
+
+/// Awaits `future` for at most `stage`, and never past the total `deadline`.
+async fn within<F: std::future::Future>(
+    deadline: Instant,
+    stage: Duration,
+    future: F,
+    waiting_for: &str,
+) -> Result<F::Output, Failure> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let (limit, which) = if stage < left {
+        (stage, "")
+    } else {
+        (left, "total ")
+    };
+    tokio::time::timeout(limit, future).await.map_err(|_| {
+        Failure::new(
+            FailureClass::Timeout,
+            format!(
+                "no {waiting_for} within the {which}timeout of {} ms",
+                limit.as_millis()
+            ),
+        )
+    })
+}
+
+fn transport_failure(error: reqwest::Error) -> Failure {
+    // reqwest's messages name the URL (no secrets in it) and the cause.
+    let mut detail = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        detail.push_str(": ");
+        detail.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    let class = if error.is_timeout() {
+        FailureClass::Timeout
+    } else {
+        // Connection refused or reset: the provider (or the path to it) is
+        // down; treated like a 5xx.
+        FailureClass::ServerError
+    };
+    Failure::new(class, detail)
+}
+
+/// Clients for every provider of the current config, rebuilt only when a
+/// provider's settings change, so concurrency limits and connection pools
+/// survive unrelated config edits.
+#[derive(Default)]
+pub struct Clients {
+    by_id: Mutex<HashMap<ProviderId, (Provider, Option<String>, Arc<ProviderClient>)>>,
+}
+
+impl Clients {
+    pub fn get(
+        &self,
+        id: &ProviderId,
+        provider: &Provider,
+        base_url: Option<String>,
+    ) -> Result<Arc<ProviderClient>, String> {
+        let mut by_id = self.by_id.lock().expect("clients lock");
+        if let Some((config, url, client)) = by_id.get(id) {
+            if config == provider && *url == base_url {
+                return Ok(client.clone());
+            }
+        }
+        let client = Arc::new(ProviderClient::new(id.clone(), provider, base_url.clone())?);
+        by_id.insert(id.clone(), (provider.clone(), base_url, client.clone()));
+        Ok(client)
+    }
+
+    pub fn in_flight(&self, id: &ProviderId) -> usize {
+        let by_id = self.by_id.lock().expect("clients lock");
+        by_id.get(id).map_or(0, |(_, _, c)| c.in_flight())
+    }
+}

@@ -45,8 +45,8 @@ pub struct CallContext {
     pub run_id: String,
     pub agent: Option<AgentId>,
     pub cancel: CancellationToken,
-    /// When the run's whole budget ends.
-    pub deadline: Option<tokio::time::Instant>,
+    /// When the run's whole budget ends; only ever moves earlier.
+    deadline: std::sync::Mutex<Option<tokio::time::Instant>>,
     attempts: AtomicU32,
     /// Set once the Codex harness failed at the process layer with
     /// `fallback: pi`: the rest of the run stays in the native engine.
@@ -59,15 +59,25 @@ impl CallContext {
             run_id: run_id.into(),
             agent,
             cancel: CancellationToken::new(),
-            deadline: None,
+            deadline: std::sync::Mutex::new(None),
             attempts: AtomicU32::new(0),
             codex_down: AtomicBool::new(false),
         }
     }
 
-    pub fn with_deadline(mut self, deadline: tokio::time::Instant) -> Self {
-        self.deadline = Some(deadline);
+    pub fn with_deadline(self, deadline: tokio::time::Instant) -> Self {
+        self.limit_deadline(deadline);
         self
+    }
+
+    /// Brings the deadline forward to `deadline` if that is earlier.
+    pub fn limit_deadline(&self, deadline: tokio::time::Instant) {
+        let mut current = self.deadline.lock().expect("deadline lock");
+        *current = Some(current.map_or(deadline, |d| d.min(deadline)));
+    }
+
+    pub fn deadline(&self) -> Option<tokio::time::Instant> {
+        *self.deadline.lock().expect("deadline lock")
     }
 
     pub fn attempts(&self) -> u32 {
@@ -247,6 +257,10 @@ impl Router {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
     }
 
     pub fn clients(&self) -> &Clients {
@@ -710,7 +724,7 @@ impl Walk<'_> {
         work: impl Future<Output = Result<T, Failure>>,
     ) -> Result<T, Failure> {
         let deadline = async {
-            match self.ctx.deadline {
+            match self.ctx.deadline() {
                 Some(d) => tokio::time::sleep_until(d).await,
                 None => std::future::pending().await,
             }

@@ -99,6 +99,11 @@ impl Fleet {
         Ok(Some((revision, config)))
     }
 
+    /// The current config; empty before the first revision.
+    pub async fn config(&self) -> Result<Config> {
+        Ok(self.current().await?.map(|(_, c)| c).unwrap_or_default())
+    }
+
     pub async fn view(&self) -> Result<FleetView> {
         Ok(match self.current().await? {
             Some((revision, config)) => FleetView {

@@ -9,6 +9,7 @@
 pub mod config;
 pub mod error;
 pub mod failure;
+pub mod health;
 
 #[cfg(feature = "server")]
 pub mod agent;

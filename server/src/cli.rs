@@ -46,6 +46,11 @@ pub enum Command {
         #[command(flatten)]
         server: crate::config_cli::ServerArgs,
     },
+    /// Fault-injection tools: a scripted OpenAI-compatible provider.
+    Sim {
+        #[command(subcommand)]
+        command: crate::sim_cli::SimCommand,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -87,5 +92,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::serve::run(settings).await
         }
         Command::Config { command, server } => crate::config_cli::run(command, server).await,
+        Command::Sim { command } => crate::sim_cli::run(command).await,
     }
 }

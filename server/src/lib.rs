@@ -9,6 +9,7 @@ pub mod error;
 pub mod health;
 pub mod serve;
 pub mod settings;
+pub mod sim_cli;
 pub mod state;
 pub mod telemetry;
 

@@ -3,7 +3,10 @@
 
 use anyhow::Context;
 use axum::Router;
+use engine::config::validate::ProcessEnv;
 use engine::fleet::Fleet;
+use engine::router::Router as ModelRouter;
+use engine::sim::provider::SimProvider;
 use engine::store::Store;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -20,7 +23,11 @@ use crate::{api, health, AppState};
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let fleet = state.fleet.clone();
-    let context = move || provide_context(fleet.clone());
+    let model_router = state.router.clone();
+    let context = move || {
+        provide_context(fleet.clone());
+        provide_context(model_router.clone());
+    };
     let leptos = state.leptos.clone();
     Router::new()
         .route(
@@ -67,7 +74,17 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store = open_store(&settings.database).await?;
-    let fleet = Fleet::new(store.clone(), Arc::new(engine::clock::SystemClock));
+    let clock: engine::clock::SharedClock = Arc::new(engine::clock::SystemClock);
+    let fleet = Fleet::new(store.clone(), clock.clone());
+    // The in-process sim serves `kind: sim` providers (the demo fleet's): on
+    // loopback, on a port of its own, so it is real HTTP like any provider.
+    let sim = SimProvider::start(([127, 0, 0, 1], 0).into())
+        .await
+        .context("starting the in-process sim provider")?;
+    tracing::info!(base_url = %sim.base_url(), "sim provider ready");
+    let model_router = Arc::new(
+        ModelRouter::new(store.clone(), clock, Arc::new(ProcessEnv)).with_sim(Arc::new(sim)),
+    );
     if settings.seed_demo
         && fleet
             .seed_if_empty(&engine::sim::demo::fleet_config(), "switchyard")
@@ -82,7 +99,11 @@ pub async fn serve(
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build();
-    let state = AppState { fleet, leptos };
+    let state = AppState {
+        fleet,
+        router: model_router,
+        leptos,
+    };
     tracing::info!(
         database = store.backend_name(),
         site_root = %settings.site_root.display(),

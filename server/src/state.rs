@@ -2,11 +2,14 @@
 
 use axum::extract::FromRef;
 use engine::fleet::Fleet;
+use engine::router::Router;
 use leptos::config::LeptosOptions;
+use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct AppState {
     pub fleet: Fleet,
+    pub router: Arc<Router>,
     pub leptos: LeptosOptions,
 }
 

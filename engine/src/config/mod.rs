@@ -57,6 +57,7 @@ fn is_default<T: Default + PartialEq>(value: &T) -> bool {
 }
 
 /// How Switchyard talks to a provider.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProviderKind {

@@ -305,9 +305,37 @@ mod tests {
         let report = validate(&config, &NoEnv);
         assert_eq!(report.errors, []);
         let warnings: Vec<String> = report.warnings.iter().map(ToString::to_string).collect();
-        assert!(warnings.contains(&"providers.openrouter.apiKey.env: environment variable OPENROUTER_API_KEY is not set; calls to openrouter will fail with auth_missing".to_owned()), "{warnings:#?}");
         assert!(warnings.contains(&"agents.entries.qa-engineer: fallback: none — ollama-cloud/glm-5.1 and openrouter/deepseek/deepseek-v3.2 can never run".to_owned()), "{warnings:#?}");
         assert_eq!(report.reachability.len(), 4);
+    }
+
+    #[test]
+    fn sim_scripts_are_checked_where_they_are_written() {
+        let config = Config::from_json(&serde_json::json!({
+            "providers": {
+                "sim": {"kind": "sim", "models": ["a"], "scripts": {"a": "server_error*2, okk", "b": "ok"}},
+                "real": {"kind": "openai-chat", "baseUrl": "http://x", "models": ["m"], "scripts": {"m": "ok"}}
+            }
+        }))
+        .unwrap();
+        let errors: Vec<String> = validate(&config, &NoEnv)
+            .errors
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(errors.len(), 3, "{errors:#?}");
+        assert!(
+            errors[0].starts_with("providers.real.scripts: only `kind: sim`"),
+            "{errors:#?}"
+        );
+        assert!(
+            errors[1].starts_with("providers.sim.scripts.a: unknown step \"okk\""),
+            "{errors:#?}"
+        );
+        assert!(
+            errors[2].starts_with("providers.sim.scripts.b: `b` is not in providers.sim.models"),
+            "{errors:#?}"
+        );
     }
 
     #[test]

@@ -91,25 +91,28 @@ pub fn parse_duration_text(text: &str) -> Option<i64> {
 fn hint_in_text(body: &str) -> Option<i64> {
     let lower = body.to_ascii_lowercase();
     for marker in ["try again in ", "retry in ", "retry after ", "resets in "] {
-        if let Some(at) = lower.find(marker) {
-            let tail = &lower[at + marker.len()..];
-            let end = tail
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == ' '))
-                .unwrap_or(tail.len());
-            let phrase = tail[..end].trim().trim_end_matches('.');
-            // Accept "20s", "2h30m", "1.5 seconds", "3 hours"; stop at the
-            // first word that is not part of the duration.
-            let mut words = Vec::new();
-            for word in phrase.split_whitespace() {
-                words.push(word);
-                if parse_duration_text(&words.join("")).is_none() {
-                    words.pop();
-                    break;
-                }
+        let Some(at) = lower.find(marker) else {
+            continue;
+        };
+        // Accept "20s", "2h30m", "1.5 seconds", "3 hours": take words while
+        // they still read as one duration; a sentence end stops it.
+        let mut phrase = String::new();
+        let mut best = None;
+        for raw in lower[at + marker.len()..].split_whitespace() {
+            let word = raw.trim_end_matches(['.', ',', ';', ')', '"', '\'']);
+            phrase.push_str(word);
+            match parse_duration_text(&phrase) {
+                Some(ms) => best = Some(ms),
+                // "1.5" alone parses; "1.5 seconds" needs the next word.
+                None if best.is_none() && word.parse::<f64>().is_ok() => {}
+                None => break,
             }
-            if let Some(ms) = parse_duration_text(&words.join("")) {
-                return Some(ms);
+            if word.len() != raw.len() {
+                break;
             }
+        }
+        if best.is_some() {
+            return best;
         }
     }
     None

@@ -101,8 +101,14 @@ fn providers(config: &Config) -> Map<String, Value> {
                 ProviderKind::OpenaiResponses => {
                     o.insert("api".into(), json!("openai-responses"));
                 }
-                ProviderKind::OpenaiChat | ProviderKind::Sim => {
+                ProviderKind::OpenaiChat => {
                     o.insert("api".into(), json!("openai-completions"));
+                }
+                ProviderKind::Sim => {
+                    o.insert("api".into(), json!(super::import::SIM_API));
+                    if !p.scripts.is_empty() {
+                        o.insert("scripts".into(), json!(p.scripts));
+                    }
                 }
                 ProviderKind::Codex => {}
             }
@@ -114,7 +120,10 @@ fn providers(config: &Config) -> Map<String, Value> {
                 json!(p
                     .models
                     .iter()
-                    .map(|m| json!({"id": m}))
+                    .map(|m| match p.context_window {
+                        Some(window) => json!({"id": m, "contextWindow": window}),
+                        None => json!({"id": m}),
+                    })
                     .collect::<Vec<_>>()),
             );
             for (k, v) in &p.extra {

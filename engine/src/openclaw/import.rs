@@ -52,7 +52,17 @@ const AGENT_KEYS: &[&str] = &[
     "systemPrompt",
     "models",
 ];
-const PROVIDER_KEYS: &[&str] = &["baseUrl", "apiKey", "api", "models", "agentRuntime"];
+const PROVIDER_KEYS: &[&str] = &[
+    "baseUrl",
+    "apiKey",
+    "api",
+    "models",
+    "agentRuntime",
+    "scripts",
+];
+
+/// `api` value Switchyard writes for its built-in `sim` providers.
+pub(super) const SIM_API: &str = "switchyard-sim";
 
 /// Imports `openclaw.json` text, and optionally the cron files' text.
 pub fn import(
@@ -197,6 +207,7 @@ fn providers(root: &Map<String, Value>, r: &mut ImportReport) -> Map<String, Val
         let kind = match (codex, p.get("api").and_then(Value::as_str)) {
             (true, _) => "codex",
             (false, Some("openai-responses")) => "openai-responses",
+            (false, Some(SIM_API)) => "sim",
             _ => "openai-chat",
         };
         q.insert("kind".into(), json!(kind));
@@ -230,6 +241,20 @@ fn providers(root: &Map<String, Value>, r: &mut ImportReport) -> Map<String, Val
             .map(|m| json!(m))
             .collect();
         q.insert("models".into(), Value::Array(models));
+        // OpenClaw gives each model its window; Switchyard keeps one per
+        // provider: the first one given.
+        let window = p
+            .get("models")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find_map(|m| m.get("contextWindow").filter(|w| w.is_u64()));
+        if let Some(window) = window {
+            q.insert("contextWindow".into(), window.clone());
+        }
+        if let Some(scripts) = p.get("scripts") {
+            q.insert("scripts".into(), scripts.clone());
+        }
         for (k, v) in p.as_object().into_iter().flatten() {
             if !PROVIDER_KEYS.contains(&k.as_str()) {
                 r.unknown_keys.push(format!("{path}.{k}"));

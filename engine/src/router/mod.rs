@@ -10,6 +10,7 @@
 mod decision;
 mod plan;
 mod policy;
+mod status;
 
 pub use decision::{log_line, Decision};
 pub use plan::{Candidate, Plan};

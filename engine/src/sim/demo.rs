@@ -1,6 +1,7 @@
 //! The demo fleet seeded on first start, modelled on the seed document: four
 //! agents on the spark → gpt-5.4 → ollama-cloud → openrouter chain, run by the
-//! Codex harness, with QA as the `fallback: none` control.
+//! Codex harness, with QA as the `fallback: none` control. The non-Codex
+//! providers are `sim` providers served in-process.
 
 use serde_json::{json, Value};
 
@@ -13,17 +14,21 @@ pub fn fleet_config() -> Value {
                 "family": "codex",
                 "models": ["gpt-5.3-codex-spark", "gpt-5.4"]
             },
+            // The external fallbacks are served by the in-process `sim`
+            // provider (DESIGN §9), so the demo needs no account anywhere and
+            // shows real failures: Ollama Cloud answers its first call with
+            // a rate limit (a cooldown on the Providers page), then works.
             "ollama-cloud": {
-                "kind": "openai-chat",
-                "baseUrl": "https://ollama.com/v1",
-                "apiKey": {"env": "OLLAMA_API_KEY"},
-                "models": ["glm-5.1"]
+                "kind": "sim",
+                "models": ["glm-5.1"],
+                "contextWindow": 131072,
+                "scripts": {"glm-5.1": "rate_limit(90), ok"}
             },
             "openrouter": {
-                "kind": "openai-chat",
-                "baseUrl": "https://openrouter.ai/api/v1",
-                "apiKey": {"env": "OPENROUTER_API_KEY"},
-                "models": ["deepseek/deepseek-v3.2"]
+                "kind": "sim",
+                "models": ["deepseek/deepseek-v3.2"],
+                "contextWindow": 163840,
+                "scripts": {"deepseek/deepseek-v3.2": "ok"}
             }
         },
         "agents": {

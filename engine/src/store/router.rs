@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{with_pool, Store};
+pub use crate::health::DecisionRow;
 use crate::Result;
 
 /// A (provider, model) that failed recently.
@@ -29,27 +30,6 @@ pub struct CircuitRow {
     pub open_until_ms: i64,
     pub times_opened: i64,
     pub probe_until_ms: i64,
-}
-
-/// One routing decision (DESIGN §3), as stored and served.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DecisionRow {
-    pub id: i64,
-    pub run_id: String,
-    pub attempt: i64,
-    pub at_ms: i64,
-    pub agent_id: Option<String>,
-    pub requested: String,
-    pub candidate: String,
-    pub provider: String,
-    pub model: String,
-    pub harness: String,
-    pub decision: String,
-    pub reason: String,
-    pub next: Option<String>,
-    pub detail: String,
-    pub latency_ms: i64,
 }
 
 /// Calls and failures per provider over a window, by class.

@@ -4,6 +4,7 @@
 mod agents;
 mod config;
 pub mod openapi;
+mod providers;
 
 use axum::Router;
 
@@ -15,6 +16,7 @@ pub fn router() -> Router<AppState> {
         Router::new()
             .merge(agents::router())
             .merge(config::router())
+            .merge(providers::router())
             .merge(openapi::router()),
     )
 }

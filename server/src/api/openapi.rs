@@ -5,7 +5,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use utoipa::OpenApi;
 
-use super::{agents, config};
+use super::{agents, config, providers};
 use crate::AppState;
 
 #[derive(OpenApi)]
@@ -15,9 +15,11 @@ use crate::AppState;
         agents::list, agents::get_one, agents::update_harness,
         config::current, config::replace, config::validate, config::revisions, config::revision,
         config::diff, config::rollback, config::import, config::export,
+        providers::list, providers::test_call, providers::decisions, providers::stream,
     ),
     tags((name = "agents", description = "effective agent settings and harness switches"),
-         (name = "config", description = "config revisions, validation, diff, rollback, import and export"))
+         (name = "config", description = "config revisions, validation, diff, rollback, import and export"),
+         (name = "providers", description = "provider health, cooldowns, circuits, test calls and routing decisions"))
 )]
 pub struct ApiDoc;
 

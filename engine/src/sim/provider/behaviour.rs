@@ -52,7 +52,8 @@ impl Behaviour {
             }),
             Step::Slow(rate) => Behaviour::Answer(
                 Answer::Text(ok_text(model)),
-                Delivery::Paced(Duration::from_secs_f64(1.0 / rate)),
+                // A rate near zero means "never": clamp instead of overflowing.
+                Delivery::Paced(Duration::try_from_secs_f64(1.0 / rate).unwrap_or(Duration::MAX)),
             ),
             Step::StreamBreakAfter(n) => {
                 Behaviour::Answer(longer_than(model, *n), Delivery::BreakAfter(*n))

@@ -1,0 +1,442 @@
+//! `cargo bench -p engine --bench router`: what the model router costs on
+//! top of a plain provider call, how many routed calls per second a store
+//! sustains, and how fast a failed candidate hands over to the next one.
+//!
+//! Everything runs against the in-process `sim` provider on loopback with
+//! the router's health in a real store (a SQLite file, and PostgreSQL when it
+//! is reachable). Prints a markdown table; no timing assertions, but the
+//! behaviour measured is checked (who served, which class failed, that a
+//! cooled-down model gets no request at all).
+
+use engine::clock::{Clock, SharedClock, SystemClock};
+use engine::config::{Config, ModelRef, ProviderId};
+use engine::provider::{ChatRequest, Message, ProviderClient};
+use engine::router::{CallContext, Plan, Router};
+use engine::sim::provider::SimProvider;
+use engine::store::{CooldownRow, Store};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Sequential calls per overhead row, after `WARMUP` unmeasured ones.
+const N: usize = 2_000;
+const WARMUP: usize = 200;
+/// Calls in flight at once in the throughput rows, and timed rounds of them.
+const CONCURRENT: usize = 1_000;
+const ROUNDS: usize = 3;
+/// Calls per failure class (`HANG_N` for the one that waits for a timeout).
+const FALLBACK_N: usize = 200;
+const FALLBACK_WARMUP: usize = 5;
+const HANG_N: usize = 40;
+/// Calls with the first candidate already cooling down.
+const SKIP_N: usize = 500;
+const HANG_FIRST_BYTE_MS: u64 = 100;
+
+/// The failure classes and the sim script that produces each.
+const CLASSES: &[(&str, &str)] = &[
+    ("rl", "rate_limit(3600)"),
+    ("usage", "usage_limit"),
+    ("auth", "auth"),
+    ("billing", "billing"),
+    ("5xx", "server_error"),
+    ("overload", "overloaded"),
+    ("break", "stream_break_after(3)"),
+    ("serr", "stream_error_after(0)"),
+    ("ctx", "context_overflow"),
+    ("empty", "empty"),
+    ("hang", "hang"),
+];
+
+fn postgres_url() -> String {
+    std::env::var("SWITCHYARD_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// Every provider the bench routes to; `q` is the healthy fallback.
+fn config() -> Config {
+    let sim = |script: &str| json!({"kind": "sim", "models": ["m"], "scripts": {"m": script}});
+    let mut providers = serde_json::Map::new();
+    let mut q = sim("ok");
+    q["concurrency"] = json!(CONCURRENT);
+    q["contextWindow"] = json!(200_000);
+    providers.insert("q".into(), q);
+    providers.insert("cool".into(), sim("ok"));
+    for (id, script) in CLASSES {
+        let mut p = sim(script);
+        match *id {
+            "ctx" => p["contextWindow"] = json!(8_192),
+            "hang" => p["timeouts"] = json!({"firstByteMs": HANG_FIRST_BYTE_MS}),
+            _ => {}
+        }
+        providers.insert((*id).into(), p);
+    }
+    Config::from_json(&json!({
+        "providers": Value::Object(providers),
+        "agents": {
+            "defaults": {
+                "model": {"primary": "q/m"},
+                "embeddedHarness": {"runtime": "pi"}
+            },
+            "entries": {"bench": {}}
+        }
+    }))
+    .expect("bench config")
+}
+
+/// A chain of native candidates, in order.
+fn chain(config: &Config, refs: &[&str]) -> Plan {
+    let model = |r: &str| -> ModelRef { r.parse().expect("model ref") };
+    let mut plan = Plan::single(config, &model(refs[0]));
+    for r in &refs[1..] {
+        plan.candidates
+            .extend(Plan::single(config, &model(r)).candidates);
+    }
+    plan
+}
+
+fn request() -> ChatRequest {
+    ChatRequest {
+        messages: vec![Message::system("be brief"), Message::user("status?")],
+        stream: true,
+        ..ChatRequest::default()
+    }
+}
+
+struct Stats {
+    p50: Duration,
+    p99: Duration,
+    n: usize,
+}
+
+fn stats(mut times: Vec<Duration>) -> Stats {
+    times.sort();
+    let n = times.len();
+    Stats {
+        p50: times[n / 2],
+        p99: times[(n * 99 / 100).min(n - 1)],
+        n,
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn header() {
+    println!(
+        "| {:<58} | {:>9} | {:>9} | {:>5} | notes |",
+        "measurement", "p50 (ms)", "p99 (ms)", "n"
+    );
+    println!(
+        "|{}|----------:|----------:|------:|-------|",
+        "-".repeat(60)
+    );
+}
+
+fn row(name: &str, s: &Stats, notes: &str) {
+    println!(
+        "| {name:<58} | {:>9.3} | {:>9.3} | {:>5} | {notes} |",
+        ms(s.p50),
+        ms(s.p99),
+        s.n
+    );
+}
+
+/// One store with the router on it.
+struct Backend {
+    name: &'static str,
+    router: Arc<Router>,
+}
+
+/// Drops the bench's PostgreSQL schema, also when the bench panics.
+struct SchemaGuard(String);
+
+impl Drop for SchemaGuard {
+    fn drop(&mut self) {
+        let schema = self.0.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok(pool) = sqlx::PgPool::connect(&postgres_url()).await {
+                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                        .execute(&pool)
+                        .await;
+                    pool.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn router_on(store: Store, sim: &Arc<SimProvider>) -> Arc<Router> {
+    let clock: SharedClock = Arc::new(SystemClock);
+    Arc::new(
+        Router::new(store, clock, Arc::new(HashMap::<String, String>::new())).with_sim(sim.clone()),
+    )
+}
+
+fn hits(sim: &SimProvider, model: &str) -> usize {
+    sim.requests().iter().filter(|r| r.model == model).count()
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(bench());
+}
+
+async fn bench() {
+    let started = Instant::now();
+    let config = config();
+    let sim = Arc::new(
+        SimProvider::start("127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("sim provider"),
+    );
+    sim.set_script("q/m", "ok".parse().unwrap());
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqlite = Store::open_sqlite(&dir.path().join("bench.db"))
+        .await
+        .expect("sqlite store");
+    let mut backends = vec![Backend {
+        name: "SQLite",
+        router: router_on(sqlite, &sim),
+    }];
+    let schema = format!(
+        "bench_router_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    let mut guard = None;
+    match Store::connect_postgres(&postgres_url(), Some(&schema)).await {
+        Ok(store) => {
+            guard = Some(SchemaGuard(schema));
+            backends.push(Backend {
+                name: "PostgreSQL",
+                router: router_on(store, &sim),
+            });
+        }
+        Err(e) => eprintln!("PostgreSQL unreachable, its rows are skipped: {e}"),
+    }
+
+    header();
+    let req = request();
+    let secrets = HashMap::<String, String>::new();
+    let clock: SharedClock = Arc::new(SystemClock);
+
+    // 1. Overhead: the same ok call directly and through the router,
+    //    interleaved so all three see the same machine.
+    let q_id = ProviderId::try_from("q").unwrap();
+    let direct = ProviderClient::new(
+        q_id.clone(),
+        config.providers.get(&q_id).unwrap(),
+        Some(sim.base_url()),
+    )
+    .expect("client");
+    let one = Arc::new(chain(&config, &["q/m"]));
+    let mut direct_times = Vec::with_capacity(N);
+    let mut routed: Vec<Vec<Duration>> = vec![Vec::with_capacity(N); backends.len()];
+    for i in 0..WARMUP + N {
+        let t = Instant::now();
+        let completion = direct.call("q/m", &req, &secrets, &clock).await.unwrap();
+        let elapsed = t.elapsed();
+        black_box(completion);
+        if i >= WARMUP {
+            direct_times.push(elapsed);
+        }
+        for (b, times) in backends.iter().zip(routed.iter_mut()) {
+            let ctx = CallContext::new(format!("ovh-{i}"), None);
+            let t = Instant::now();
+            let served = b.router.call(&ctx, &one, &req).await.unwrap();
+            let elapsed = t.elapsed();
+            assert_eq!(served.trace.len(), 1);
+            black_box(served);
+            if i >= WARMUP {
+                times.push(elapsed);
+            }
+        }
+    }
+    let direct = stats(direct_times);
+    row(
+        "direct ProviderClient::call, sim ok, streaming",
+        &direct,
+        "baseline",
+    );
+    for (b, times) in backends.iter().zip(routed) {
+        let s = stats(times);
+        let added = ms(s.p50) - ms(direct.p50);
+        row(
+            &format!("{}: Router::call, one-candidate plan, sim ok", b.name),
+            &s,
+            &format!(
+                "added p50 {added:.3} ms, ratio {:.2}x",
+                s.p50.as_secs_f64() / direct.p50.as_secs_f64()
+            ),
+        );
+    }
+
+    // 2. Throughput: CONCURRENT calls at once; one warm-up round fills the
+    //    connection pools.
+    for b in &backends {
+        let mut walls = Vec::with_capacity(ROUNDS);
+        for round in 0..=ROUNDS {
+            let t = Instant::now();
+            let handles: Vec<_> = (0..CONCURRENT)
+                .map(|j| {
+                    let router = b.router.clone();
+                    let plan = one.clone();
+                    let req = req.clone();
+                    tokio::spawn(async move {
+                        let ctx = CallContext::new(format!("tp-{round}-{j}"), None);
+                        router.call(&ctx, &plan, &req).await.map(|s| s.attempt)
+                    })
+                })
+                .collect();
+            for h in handles {
+                black_box(h.await.unwrap().unwrap());
+            }
+            if round > 0 {
+                walls.push(t.elapsed());
+            }
+        }
+        let stored = b
+            .router
+            .store()
+            .recent_decisions(Some("q"), 1_000_000)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|d| d.run_id.starts_with("tp-"))
+            .count();
+        let s = stats(walls);
+        row(
+            &format!(
+                "{}: {CONCURRENT} concurrent Router::call, wall time",
+                b.name
+            ),
+            &s,
+            &format!(
+                "{:.0} calls/s at p50 (p99 col = slowest round); {stored} of {} decisions stored",
+                CONCURRENT as f64 / s.p50.as_secs_f64(),
+                (ROUNDS + 1) * CONCURRENT
+            ),
+        );
+    }
+
+    // 3. Time to fallback: from the end of the failed attempt to the start
+    //    of the next. Health rows are cleared between calls (not timed) so
+    //    every call really attempts the failing candidate.
+    for b in &backends {
+        let store = b.router.store();
+        for (id, script) in CLASSES {
+            let first = format!("{id}/m");
+            let plan = chain(&config, &[&first, "q/m"]);
+            let n = if *id == "hang" { HANG_N } else { FALLBACK_N };
+            let mut gaps = Vec::with_capacity(n);
+            let mut wholes = Vec::with_capacity(n);
+            let mut class = String::new();
+            for i in 0..FALLBACK_WARMUP + n {
+                store.clear_cooldown(id, "m").await.unwrap();
+                store.clear_circuit(id).await.unwrap();
+                let ctx = CallContext::new(format!("fb-{id}-{i}"), None);
+                let t = Instant::now();
+                let served = b.router.call(&ctx, &plan, &req).await.unwrap();
+                let whole = t.elapsed();
+                assert_eq!(served.candidate.to_string(), "q/m", "{script}");
+                assert_eq!(served.trace.len(), 2, "{script}");
+                let failed = served.trace[0].outcome.expect_err("first attempt fails");
+                class = failed.as_str().to_owned();
+                if i >= FALLBACK_WARMUP {
+                    gaps.push(served.trace[1].started - served.trace[0].ended);
+                    wholes.push(whole);
+                }
+                black_box(served);
+            }
+            let whole = stats(wholes);
+            let mut notes = format!("→ {class}; whole call p50 {:.3} ms", ms(whole.p50));
+            if *id == "hang" {
+                notes = format!("→ {class} after firstByteMs {HANG_FIRST_BYTE_MS}; {notes}");
+            }
+            row(
+                &format!("{}: time to fallback, `{script}`", b.name),
+                &stats(gaps),
+                &notes,
+            );
+            match *id {
+                "rl" => row(
+                    &format!("{}: whole call, `{script}` → q/m", b.name),
+                    &whole,
+                    "no wait on the 3600 s Retry-After",
+                ),
+                "hang" => row(
+                    &format!("{}: whole call, `hang` → q/m", b.name),
+                    &whole,
+                    &format!("includes the {HANG_FIRST_BYTE_MS} ms first-byte timeout"),
+                ),
+                _ => {}
+            }
+        }
+
+        // A candidate already cooling down costs no network call.
+        let now = SystemClock.now_ms();
+        store
+            .put_cooldown(
+                &CooldownRow {
+                    provider: "cool".into(),
+                    model: "m".into(),
+                    failures: 1,
+                    until_ms: now + 3_600_000,
+                    reason: "rate_limit".into(),
+                    detail: "bench".into(),
+                    probe_until_ms: 0,
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        let plan = chain(&config, &["cool/m", "q/m"]);
+        let before = hits(&sim, "cool/m");
+        let mut times = Vec::with_capacity(SKIP_N);
+        for i in 0..FALLBACK_WARMUP + SKIP_N {
+            let ctx = CallContext::new(format!("skip-{i}"), None);
+            let t = Instant::now();
+            let served = b.router.call(&ctx, &plan, &req).await.unwrap();
+            let elapsed = t.elapsed();
+            assert_eq!(served.candidate.to_string(), "q/m");
+            assert_eq!(served.trace.len(), 1, "cool/m is never attempted");
+            if i >= FALLBACK_WARMUP {
+                times.push(elapsed);
+            }
+            black_box(served);
+        }
+        let calls_to_cool = hits(&sim, "cool/m") - before;
+        assert_eq!(calls_to_cool, 0, "a cooled-down model gets no request");
+        row(
+            &format!("{}: whole call, cooled-down candidate skipped", b.name),
+            &stats(times),
+            &format!(
+                "{calls_to_cool} requests to cool/m in {} calls; direct ok p50 {:.3} ms",
+                FALLBACK_WARMUP + SKIP_N,
+                ms(direct.p50)
+            ),
+        );
+    }
+
+    for b in &backends {
+        b.router.store().close().await;
+    }
+    drop(guard);
+    eprintln!("router bench: {:.1} s", started.elapsed().as_secs_f64());
+}

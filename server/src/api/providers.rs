@@ -1,0 +1,135 @@
+//! `/api/v1/providers` and `/api/v1/decisions`: provider health, test calls,
+//! and the router's decisions (stored, and live over SSE).
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use engine::health::{DecisionRow, ProvidersView, TestCallReport};
+use futures_util::stream::Stream;
+use serde::Deserialize;
+use std::convert::Infallible;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::StreamExt;
+
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+use app::error::AppError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/providers", get(list))
+        .route("/providers/{id}/test", post(test_call))
+        .route("/decisions", get(decisions))
+        .route("/decisions/stream", get(stream))
+}
+
+/// Every provider's health, cooldowns, circuit and last hour's calls by
+/// failure class, with the newest routing decisions.
+#[utoipa::path(get, path = "/api/v1/providers", tag = "providers",
+    responses((status = 200, body = ProvidersView)))]
+pub(super) async fn list(State(state): State<AppState>) -> ApiResult<Json<ProvidersView>> {
+    let config = state.fleet.config().await?;
+    Ok(Json(state.router.providers_view(&config, 50).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct TestCall {
+    /// The model, without the provider prefix (`deepseek/deepseek-v3.2`).
+    /// Defaults to the provider's first model.
+    pub model: Option<String>,
+}
+
+/// Calls one model with a short prompt, bypassing its cooldown, and reports
+/// the outcome and the decisions it produced. A failure of the model is a
+/// 200 with `ok: false`; a model that is not configured is a 422.
+#[utoipa::path(post, path = "/api/v1/providers/{id}/test", tag = "providers",
+    params(("id" = String, Path, description = "provider id")),
+    request_body = TestCall,
+    responses((status = 200, body = TestCallReport), (status = 404, body = AppError), (status = 422, body = AppError)))]
+pub(super) async fn test_call(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<TestCall>, JsonRejection>,
+) -> ApiResult<Json<TestCallReport>> {
+    let Json(body) = body?;
+    let config = state.fleet.config().await?;
+    let provider = config
+        .providers
+        .get(id.as_str())
+        .ok_or_else(|| engine::Error::NotFound {
+            what: "provider",
+            id: id.clone(),
+        })?;
+    let model = match body.model.or_else(|| provider.models.first().cloned()) {
+        Some(model) => model,
+        None => {
+            return Err(
+                engine::Error::invalid("model", format!("provider `{id}` lists no models")).into(),
+            )
+        }
+    };
+    Ok(Json(
+        state
+            .router
+            .test_model(&config, &format!("{id}/{model}"))
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionQuery {
+    /// Only this run's decisions, oldest first.
+    pub run_id: Option<String>,
+    /// Only this provider's decisions, newest first.
+    pub provider: Option<String>,
+    /// At most this many (default 100, at most 1000).
+    pub limit: Option<i64>,
+}
+
+/// Routing decisions: one run's in order, or the newest.
+#[utoipa::path(get, path = "/api/v1/decisions", tag = "providers",
+    params(DecisionQuery),
+    responses((status = 200, body = [DecisionRow]), (status = 400, body = AppError)))]
+pub(super) async fn decisions(
+    State(state): State<AppState>,
+    query: Result<Query<DecisionQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Vec<DecisionRow>>> {
+    let Query(q) = query.map_err(|e| ApiError::BadParam {
+        path: "query",
+        message: e.body_text(),
+    })?;
+    let store = state.fleet.store();
+    let rows = match q.run_id {
+        Some(run) => store.run_decisions(&run).await?,
+        None => {
+            let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+            store.recent_decisions(q.provider.as_deref(), limit).await?
+        }
+    };
+    Ok(Json(rows))
+}
+
+/// Decisions as they are made, as server-sent events (`event: decision`,
+/// data: a decision as JSON). A slow reader that falls behind gets an
+/// `event: lagged` with the number of decisions it missed.
+#[utoipa::path(get, path = "/api/v1/decisions/stream", tag = "providers",
+    responses((status = 200, description = "text/event-stream of decisions")))]
+pub(super) async fn stream(
+    State(state): State<AppState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let events = BroadcastStream::new(state.router.subscribe()).map(|item| {
+        Ok(match item {
+            Ok(decision) => Event::default()
+                .event("decision")
+                .json_data(&decision)
+                .unwrap_or_else(|_| Event::default().event("error")),
+            Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => {
+                Event::default().event("lagged").data(n.to_string())
+            }
+        })
+    });
+    Sse::new(events).keep_alive(KeepAlive::default())
+}

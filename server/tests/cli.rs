@@ -186,3 +186,63 @@ async fn import_from_openclaw_dry_run_then_for_real() {
     assert_eq!(exported["gateway"]["port"], 18789);
     server.stop().await;
 }
+
+/// `switchyard sim provider` serves scripted models over real HTTP.
+#[tokio::test]
+async fn sim_provider_serves_the_scripts_it_is_given() {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args([
+            "sim",
+            "provider",
+            "--bind",
+            "127.0.0.1:0",
+            "--model",
+            "glm-5.1=server_error, ok",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let addr = first
+        .strip_prefix("listening on ")
+        .expect("listening line")
+        .to_owned();
+    assert!(lines
+        .next()
+        .unwrap()
+        .unwrap()
+        .starts_with("base URL http://127.0.0.1:"));
+    assert_eq!(
+        lines.next().unwrap().unwrap(),
+        "model glm-5.1: server_error, ok"
+    );
+    let http = reqwest::Client::new();
+    let body =
+        serde_json::json!({"model": "glm-5.1", "messages": [{"role": "user", "content": "hi"}]});
+    let first = http
+        .post(format!("{addr}/v1/chat/completions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 500);
+    let second = http
+        .post(format!("{addr}/v1/chat/completions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), 200);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let bad = switchyard(&["sim", "provider", "--model", "glm=rate_limt(5)"], None);
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad).contains("unknown step \"rate_limt(5)\""),
+        "{}",
+        text(&bad)
+    );
+}

@@ -76,6 +76,17 @@ impl TestServer {
         (res.status().as_u16(), res.json().await.unwrap())
     }
 
+    pub async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.json().await.unwrap())
+    }
+
     pub async fn agents(&self) -> Value {
         let (status, body) = self.get("/api/v1/agents").await;
         assert_eq!(status, 200, "{body}");

@@ -1,0 +1,154 @@
+//! `/api/v1/providers` and `/api/v1/decisions` on a real server whose demo
+//! fleet's external providers are served by the in-process sim.
+
+mod common;
+
+use common::TestServer;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+fn provider<'a>(view: &'a Value, id: &str) -> &'a Value {
+    view["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == id)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_test_call_cools_a_model_down_and_a_second_one_probes_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+
+    let view = server.get_json("/api/v1/providers").await;
+    let ollama = provider(&view, "ollama-cloud");
+    assert_eq!(ollama["kind"], "sim");
+    assert_eq!(ollama["endpoint"], "in-process sim");
+    assert_eq!(ollama["health"], "healthy");
+    assert_eq!(ollama["circuit"]["state"], "closed");
+    assert_eq!(
+        provider(&view, "openai-codex")["endpoint"],
+        "Codex app-server"
+    );
+
+    // The demo's glm-5.1 answers its first call with a 90 s rate limit.
+    let (status, report) = server
+        .post_json("/api/v1/providers/ollama-cloud/test", json!({}))
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["reason"], "rate_limit");
+    assert_eq!(report["decisions"][0]["decision"], "candidate_failed");
+    assert_eq!(report["decisions"][0]["reason"], "rate_limit");
+
+    let view = server.get_json("/api/v1/providers").await;
+    let ollama = provider(&view, "ollama-cloud");
+    assert_eq!(ollama["health"], "degraded");
+    let cooldown = &ollama["cooldowns"][0];
+    assert_eq!(cooldown["model"], "glm-5.1");
+    assert_eq!(cooldown["reason"], "rate_limit");
+    let left = cooldown["leftMs"].as_i64().unwrap();
+    assert!((85_000..=90_000).contains(&left), "{left}");
+    assert_eq!(
+        ollama["failuresLastHour"],
+        json!([{"class": "rate_limit", "count": 1}])
+    );
+
+    // A test call bypasses the cooldown, says so, and a success clears it.
+    let (_, report) = server
+        .post_json(
+            "/api/v1/providers/ollama-cloud/test",
+            json!({"model": "glm-5.1"}),
+        )
+        .await;
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["text"], "sim ollama-cloud/glm-5.1 ok");
+    let kinds: Vec<&str> = report["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["decision"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["probe_cooldown_candidate", "candidate_succeeded"]);
+    let view = server.get_json("/api/v1/providers").await;
+    assert_eq!(provider(&view, "ollama-cloud")["cooldowns"], json!([]));
+
+    // Decisions are served per run and newest first.
+    let run = report["runId"].as_str().unwrap();
+    let decisions = server
+        .get_json(&format!("/api/v1/decisions?runId={}", urlencode(run)))
+        .await;
+    assert_eq!(decisions.as_array().unwrap().len(), 2);
+    let recent = server
+        .get_json("/api/v1/decisions?provider=ollama-cloud&limit=2")
+        .await;
+    assert_eq!(recent[0]["decision"], "candidate_succeeded");
+    server.stop().await;
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn bad_test_calls_name_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let (status, body) = server
+        .post_json("/api/v1/providers/nope/test", json!({}))
+        .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = server
+        .post_json(
+            "/api/v1/providers/openrouter/test",
+            json!({"model": "gpt-9"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["details"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`gpt-9` is not one of provider `openrouter`'s models"),
+        "{body}"
+    );
+    let (status, _) = server.get("/api/v1/decisions?limit=abc").await;
+    assert_eq!(status, 400);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn decisions_stream_live_over_sse() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let response = server
+        .http
+        .get(format!("{}/api/v1/decisions/stream", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.bytes_stream();
+    let (_, report) = server
+        .post_json("/api/v1/providers/openrouter/test", json!({}))
+        .await;
+    assert_eq!(report["ok"], true, "{report}");
+    let mut seen = String::new();
+    while !seen.contains("candidate_succeeded") {
+        let chunk = body.next().await.expect("stream open").unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("event: decision"), "{seen}");
+    assert!(
+        seen.contains("\"candidate\":\"openrouter/deepseek/deepseek-v3.2\""),
+        "{seen}"
+    );
+    drop(body);
+    server.stop().await;
+}

@@ -44,6 +44,16 @@ pub mod ssr {
         })
     }
 
+    /// The model router, provided like the fleet.
+    pub fn router() -> Result<std::sync::Arc<engine::router::Router>, AppError> {
+        use_context::<std::sync::Arc<engine::router::Router>>().ok_or_else(|| AppError {
+            code: "internal".into(),
+            message: "model router missing from context".into(),
+            details: Vec::new(),
+            current_hash: None,
+        })
+    }
+
     /// Who made a change. Until logins exist (DESIGN §8), every console change
     /// is attributed to the console itself.
     pub fn author() -> String {
@@ -149,5 +159,26 @@ pub async fn set_agent_chain(
     let fleet = ssr::fleet()?;
     Ok(fleet
         .set_chain(&agent, &base_hash, &chain, &ssr::author(), &message)
+        .await?)
+}
+
+/// The Providers page: health, cooldowns, circuits, last hour's calls, and
+/// the newest routing decisions.
+#[server(prefix = "/console/fn", endpoint = "providers")]
+pub async fn get_providers() -> Result<engine::health::ProvidersView, AppError> {
+    let config = ssr::fleet()?.config().await?;
+    Ok(ssr::router()?.providers_view(&config, 50).await?)
+}
+
+/// The console's "Test call" button: one short call to `provider/model`,
+/// bypassing a cooldown.
+#[server(prefix = "/console/fn", endpoint = "test_provider")]
+pub async fn test_provider(
+    provider: String,
+    model: String,
+) -> Result<engine::health::TestCallReport, AppError> {
+    let config = ssr::fleet()?.config().await?;
+    Ok(ssr::router()?
+        .test_model(&config, &format!("{provider}/{model}"))
         .await?)
 }

@@ -50,6 +50,7 @@ pub fn App() -> impl IntoView {
                 </A>
                 <nav class="nav">
                     <A href="/">"Overview"</A>
+                    <A href="/providers">"Providers"</A>
                     <A href="/config">"Config"</A>
                 </nav>
             </header>
@@ -59,6 +60,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <pages::NotFound/> }>
                     <Route path=StaticSegment("") view=pages::Overview ssr=SsrMode::Async/>
                     <Route path=StaticSegment("config") view=pages::ConfigPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("providers") view=pages::ProvidersPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("agents"), ParamSegment("id")) view=pages::AgentPage ssr=SsrMode::Async/>
                 </Routes>
             </main>

@@ -3,10 +3,12 @@
 mod agent;
 mod config;
 mod overview;
+mod providers;
 
 pub use agent::AgentPage;
 pub use config::ConfigPage;
 pub use overview::Overview;
+pub use providers::ProvidersPage;
 
 use leptos::prelude::*;
 

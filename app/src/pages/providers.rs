@@ -1,0 +1,246 @@
+//! Providers: each provider's health, its models' cooldowns with time left,
+//! the circuit, last hour's calls by failure class, a test call per model,
+//! and the router's newest decisions. Refreshes every few seconds once
+//! hydrated; before that (or without JavaScript) it is a complete snapshot.
+
+use engine::health::{
+    CircuitState, DecisionRow, HealthState, ProviderStatus, ProvidersView, TestCallReport,
+};
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+
+use crate::api::{get_providers, TestProvider};
+use crate::components::{format_utc, ErrorBanner};
+
+/// How often the page reloads its data after hydration.
+const REFRESH_MS: u64 = 2_000;
+
+#[component]
+pub fn ProvidersPage() -> impl IntoView {
+    let test = ServerAction::<TestProvider>::new();
+    let tick = RwSignal::new(0u32);
+    // Effects run only in the browser: SSR renders one snapshot.
+    Effect::new(move |_| {
+        let handle = set_interval_with_handle(
+            move || tick.update(|n| *n = n.wrapping_add(1)),
+            std::time::Duration::from_millis(REFRESH_MS),
+        );
+        if let Ok(handle) = handle {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    let data = Resource::new(
+        move || (tick.get(), test.version().get()),
+        |_| get_providers(),
+    );
+
+    view! {
+        <section class="page-head">
+            <div>
+                <h1>"Providers"</h1>
+                <p class="lede">
+                    "Where model calls go, whether they work, and what the router decided. "
+                    "A model that fails is cooled down for every agent; a cooled-down model gets no "
+                    "calls until its time is up, then one probe."
+                </p>
+            </div>
+        </section>
+        <TestResult test/>
+        <Transition fallback=|| view! { <p class="loading">"Loading providers…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(view) => view! { <ProviderCards view test/> }.into_any(),
+                    Err(e) => view! { <ErrorBanner error=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn ProviderCards(view: ProvidersView, test: ServerAction<TestProvider>) -> impl IntoView {
+    let ProvidersView {
+        now_ms,
+        providers,
+        decisions,
+    } = view;
+    view! {
+        <div class="providers">
+            {providers.into_iter().map(|p| view! { <ProviderCard p test/> }).collect_view()}
+        </div>
+        <DecisionTable decisions now_ms/>
+    }
+}
+
+fn health_badge(health: HealthState) -> (&'static str, &'static str) {
+    match health {
+        HealthState::Healthy => ("badge ok", "healthy"),
+        HealthState::Degraded => ("badge warn", "degraded"),
+        HealthState::Down => ("badge bad", "down"),
+    }
+}
+
+/// `1m 28s` from milliseconds.
+fn duration_text(ms: i64) -> String {
+    let s = (ms.max(0) + 999) / 1000;
+    match (s / 3600, s % 3600 / 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m {s:02}s"),
+        (h, m, _) => format!("{h}h {m:02}m"),
+    }
+}
+
+#[component]
+fn ProviderCard(p: ProviderStatus, test: ServerAction<TestProvider>) -> impl IntoView {
+    let (badge_class, badge_text) = health_badge(p.health);
+    let circuit = match p.circuit.state {
+        CircuitState::Closed => format!("closed ({} failures in a row)", p.circuit.failures),
+        CircuitState::Open => format!(
+            "open until {} after {} failures in a row",
+            p.circuit.open_until_ms.map(format_utc).unwrap_or_default(),
+            p.circuit.failures
+        ),
+        CircuitState::HalfOpen => "half-open: the next call is a single probe".to_owned(),
+    };
+    let failures = if p.failures_last_hour.is_empty() {
+        view! { <span class="muted">"no failures"</span> }.into_any()
+    } else {
+        p.failures_last_hour
+            .iter()
+            .map(|c| view! { <span class="chip" data-class=c.class.clone()>{c.class.clone()} " × " {c.count}</span> })
+            .collect_view()
+            .into_any()
+    };
+    let provider_id = p.id.clone();
+    let cooldowns = p.cooldowns.clone();
+    view! {
+        <article class="card provider" data-provider=p.id.clone()>
+            <header class="card-head">
+                <h2>{p.id.clone()}</h2>
+                <span class=badge_class data-testid="health">{badge_text}</span>
+                <span class="muted">{format!("{:?}", p.kind).to_lowercase()} " · " {p.endpoint.clone()}</span>
+            </header>
+            <dl class="facts">
+                <dt>"Circuit"</dt><dd data-testid="circuit">{circuit}</dd>
+                <dt>"Last hour"</dt>
+                <dd>{p.calls_last_hour} " calls, " {p.succeeded_last_hour} " succeeded · " {failures}</dd>
+                <dt>"In flight"</dt><dd>{p.in_flight} " of " {p.concurrency}</dd>
+            </dl>
+            <table class="models">
+                <thead><tr><th scope="col">"Model"</th><th scope="col">"State"</th><th scope="col"></th></tr></thead>
+                <tbody>
+                    {p.models.into_iter().map(|model| {
+                        let provider_id = provider_id.clone();
+                        let cooling = cooldowns.iter().find(|c| c.model == model).cloned();
+                        let state = match cooling {
+                            Some(c) => view! {
+                                <span class="badge warn">"cooling down"</span> " "
+                                <span data-testid="cooldown-left">{duration_text(c.left_ms)} " left"</span>
+                                <span class="muted">" (until " {format_utc(c.until_ms)} ") · "</span>
+                                <code>{c.reason.clone()}</code>
+                                <div class="detail">{c.detail.clone()}</div>
+                            }.into_any(),
+                            None => view! { <span class="muted">"available"</span> }.into_any(),
+                        };
+                        let (row_model, shown_model) = (model.clone(), model.clone());
+                        view! {
+                            <tr data-model=row_model>
+                                <td><code>{shown_model}</code></td>
+                                <td>{state}</td>
+                                <td>
+                                    <ActionForm action=test>
+                                        <input type="hidden" name="provider" value=provider_id/>
+                                        <input type="hidden" name="model" value=model/>
+                                        <button type="submit" class="button" disabled=move || test.pending().get()>"Test call"</button>
+                                    </ActionForm>
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </article>
+    }
+}
+
+#[component]
+fn TestResult(test: ServerAction<TestProvider>) -> impl IntoView {
+    move || {
+        if test.pending().get() {
+            return view! { <p class="loading" data-testid="test-result">"Calling…"</p> }
+                .into_any();
+        }
+        match test.value().get() {
+            None => ().into_any(),
+            Some(Err(e)) => view! { <ErrorBanner error=e/> }.into_any(),
+            Some(Ok(report)) => view! { <TestReport report/> }.into_any(),
+        }
+    }
+}
+
+#[component]
+fn TestReport(report: TestCallReport) -> impl IntoView {
+    let outcome = if report.ok {
+        view! { <span class="badge ok">"answered"</span> " " <q>{report.text.clone().unwrap_or_default()}</q> }.into_any()
+    } else {
+        view! {
+            <span class="badge bad">"failed"</span> " " <code>{report.reason.clone().unwrap_or_default()}</code>
+            " " <span>{report.message.clone().unwrap_or_default()}</span>
+        }
+        .into_any()
+    };
+    view! {
+        <section class="card test-result" data-testid="test-result" data-ok=report.ok.to_string()>
+            <header class="card-head">
+                <h2>"Test call to " <code>{report.model.clone()}</code></h2>
+                <span class="muted">{report.latency_ms} " ms"</span>
+            </header>
+            <p>{outcome}</p>
+            <ol class="decisions-inline">
+                {report.decisions.into_iter().map(|d| view! {
+                    <li><code>{d.decision}</code> " reason=" <code>{d.reason}</code> " " <span class="muted">{d.detail}</span></li>
+                }).collect_view()}
+            </ol>
+        </section>
+    }
+}
+
+#[component]
+fn DecisionTable(decisions: Vec<DecisionRow>, now_ms: i64) -> impl IntoView {
+    let body = if decisions.is_empty() {
+        view! { <p class="muted">"No model calls yet. Use a Test call button, or wait for a scheduled run."</p> }.into_any()
+    } else {
+        view! {
+            <div class="table-wrap">
+                <table class="decisions">
+                    <thead><tr>
+                        <th scope="col">"When"</th><th scope="col">"Run"</th><th scope="col">"Decision"</th>
+                        <th scope="col">"Candidate"</th><th scope="col">"Reason"</th><th scope="col">"Next"</th>
+                        <th scope="col">"Latency"</th><th scope="col">"Detail"</th>
+                    </tr></thead>
+                    <tbody>
+                        {decisions.into_iter().map(|d| view! {
+                            <tr class=format!("decision {}", d.decision) data-decision=d.decision.clone()>
+                                <td title=format_utc(d.at_ms)>{duration_text(now_ms - d.at_ms)} " ago"</td>
+                                <td><code>{d.run_id}</code> " #" {d.attempt}</td>
+                                <td><code>{d.decision.clone()}</code></td>
+                                <td><code>{d.candidate}</code> <span class="muted">" " {d.harness}</span></td>
+                                <td><code>{d.reason}</code></td>
+                                <td>{d.next.unwrap_or_else(|| "none".into())}</td>
+                                <td>{d.latency_ms} " ms"</td>
+                                <td class="detail">{d.detail}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        }
+        .into_any()
+    };
+    view! {
+        <section class="card">
+            <header class="card-head"><h2>"Decisions"</h2><span class="muted">"newest first · live"</span></header>
+            {body}
+        </section>
+    }
+}

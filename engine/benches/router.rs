@@ -365,10 +365,11 @@ async fn bench() {
                 black_box(served);
             }
             let whole = stats(wholes);
-            let mut notes = format!("→ {class}; whole call p50 {:.3} ms", ms(whole.p50));
-            if *id == "hang" {
-                notes = format!("→ {class} after firstByteMs {HANG_FIRST_BYTE_MS}; {notes}");
-            }
+            let after = match *id {
+                "hang" => format!(" (firstByteMs {HANG_FIRST_BYTE_MS})"),
+                _ => String::new(),
+            };
+            let notes = format!("→ {class}{after}; whole call p50 {:.3} ms", ms(whole.p50));
             row(
                 &format!("{}: time to fallback, `{script}`", b.name),
                 &stats(gaps),

@@ -260,7 +260,16 @@ mod tests {
     /// headers, body, expected class, expected retry hint.
     #[test]
     fn http_errors_as_providers_send_them() {
-        let rows: &[(&str, u16, &[(&str, &str)], &str, FailureClass, Option<i64>)] = &[
+        /// name, status, headers, body, class, retry hint
+        type Row<'a> = (
+            &'a str,
+            u16,
+            &'a [(&'a str, &'a str)],
+            &'a str,
+            FailureClass,
+            Option<i64>,
+        );
+        let rows: &[Row] = &[
             (
                 "openai 429 rpm",
                 429,

@@ -373,7 +373,14 @@ fn transport_failure(error: reqwest::Error) -> Failure {
 /// survive unrelated config edits.
 #[derive(Default)]
 pub struct Clients {
-    by_id: Mutex<HashMap<ProviderId, (Provider, Option<String>, Arc<ProviderClient>)>>,
+    by_id: Mutex<HashMap<ProviderId, Built>>,
+}
+
+/// A client with the settings it was built from, to notice changes.
+struct Built {
+    provider: Provider,
+    base_url: Option<String>,
+    client: Arc<ProviderClient>,
 }
 
 impl Clients {
@@ -384,18 +391,25 @@ impl Clients {
         base_url: Option<String>,
     ) -> Result<Arc<ProviderClient>, String> {
         let mut by_id = self.by_id.lock().expect("clients lock");
-        if let Some((config, url, client)) = by_id.get(id) {
-            if config == provider && *url == base_url {
-                return Ok(client.clone());
+        if let Some(built) = by_id.get(id) {
+            if built.provider == *provider && built.base_url == base_url {
+                return Ok(built.client.clone());
             }
         }
         let client = Arc::new(ProviderClient::new(id.clone(), provider, base_url.clone())?);
-        by_id.insert(id.clone(), (provider.clone(), base_url, client.clone()));
+        by_id.insert(
+            id.clone(),
+            Built {
+                provider: provider.clone(),
+                base_url,
+                client: client.clone(),
+            },
+        );
         Ok(client)
     }
 
     pub fn in_flight(&self, id: &ProviderId) -> usize {
         let by_id = self.by_id.lock().expect("clients lock");
-        by_id.get(id).map_or(0, |(_, _, c)| c.in_flight())
+        by_id.get(id).map_or(0, |b| b.client.in_flight())
     }
 }

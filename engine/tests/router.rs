@@ -518,3 +518,97 @@ fn default_policy_is_the_design_one() {
     let p = Policy::default();
     assert_eq!((p.max_retry_wait_ms, p.max_retries), (2_000, 2));
 }
+
+/// DESIGN §2 through the router: a Codex process-layer failure hands the
+/// chain to the native engine with `fallback: pi`, and ends it with `none`;
+/// never retried on the next codex-family model.
+async fn codex_process_failure_follows_the_harness_fallback(db: &TestDb) {
+    let sim = Arc::new(
+        SimProvider::start("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap(),
+    );
+    let clock: SharedClock = Arc::new(ManualClock::new(T0));
+    let router = Router::new(
+        db.store.clone(),
+        clock,
+        Arc::new(HashMap::<String, String>::new()),
+    )
+    .with_sim(sim.clone());
+    for (fallback, run) in [("pi", "handoff"), ("none", "stopped")] {
+        let config = Config::from_json(&json!({
+            "providers": {
+                "openai-codex": {"kind": "codex", "family": "codex", "models": ["spark", "gpt-5.4"]},
+                "ollama-cloud": {"kind": "sim", "models": ["glm-5.1"]}
+            },
+            "agents": {
+                "defaults": {
+                    "model": {"primary": "openai-codex/spark", "fallbacks": ["openai-codex/gpt-5.4", "ollama-cloud/glm-5.1"]},
+                    "embeddedHarness": {"runtime": "codex", "fallback": fallback}
+                },
+                "entries": {"builder": {}}
+            }
+        }))
+        .unwrap();
+        let agent = config.effective_agents().into_iter().next().unwrap();
+        let plan = Plan::for_agent(&config, &agent).unwrap();
+        let ctx = CallContext::new(run, None);
+        let result = router.call(&ctx, &plan, &request()).await;
+        let decisions: Vec<_> = router
+            .store()
+            .run_decisions(run)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.decision, d.candidate, d.reason, d.next))
+            .collect();
+        if fallback == "pi" {
+            assert_eq!(
+                result.unwrap().candidate.to_string(),
+                "ollama-cloud/glm-5.1"
+            );
+            assert_eq!(
+                decisions,
+                [
+                    d(
+                        "candidate_failed",
+                        "openai-codex/spark",
+                        "spawn_failed",
+                        Some("ollama-cloud/glm-5.1")
+                    ),
+                    d(
+                        "harness_handoff",
+                        "openai-codex/spark",
+                        "spawn_failed",
+                        Some("ollama-cloud/glm-5.1")
+                    ),
+                    d(
+                        "skip_candidate",
+                        "openai-codex/gpt-5.4",
+                        "harness_down",
+                        Some("ollama-cloud/glm-5.1")
+                    ),
+                    d("candidate_succeeded", "ollama-cloud/glm-5.1", "none", None),
+                ]
+            );
+        } else {
+            assert_eq!(result.unwrap_err().class(), Some(FailureClass::SpawnFailed));
+            assert_eq!(
+                decisions,
+                [d(
+                    "candidate_failed",
+                    "openai-codex/spark",
+                    "spawn_failed",
+                    None
+                )]
+            );
+        }
+    }
+    assert_eq!(
+        sim.requests().len(),
+        1,
+        "only the pi run reached the external fallback"
+    );
+}
+
+on_both_backends!(codex_process_failure_follows_the_harness_fallback);

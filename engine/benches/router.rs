@@ -239,18 +239,20 @@ async fn bench() {
     // 1. Overhead: the same ok call directly and through the router,
     //    interleaved so all three see the same machine.
     let q_id = ProviderId::try_from("q").unwrap();
-    let direct = ProviderClient::new(
-        q_id.clone(),
-        config.providers.get(&q_id).unwrap(),
-        Some(sim.base_url()),
-    )
-    .expect("client");
+    let client = Arc::new(
+        ProviderClient::new(
+            q_id.clone(),
+            config.providers.get(&q_id).unwrap(),
+            Some(sim.base_url()),
+        )
+        .expect("client"),
+    );
     let one = Arc::new(chain(&config, &["q/m"]));
     let mut direct_times = Vec::with_capacity(N);
     let mut routed: Vec<Vec<Duration>> = vec![Vec::with_capacity(N); backends.len()];
     for i in 0..WARMUP + N {
         let t = Instant::now();
-        let completion = direct.call("q/m", &req, &secrets, &clock).await.unwrap();
+        let completion = client.call("q/m", &req, &secrets, &clock).await.unwrap();
         let elapsed = t.elapsed();
         black_box(completion);
         if i >= WARMUP {
@@ -287,8 +289,72 @@ async fn bench() {
         );
     }
 
+    // What the router does to the store on every call, alone: one read of
+    // the health rows, one decision inserted.
+    for b in &backends {
+        let store = b.router.store();
+        let mut decision = store.run_decisions("ovh-0").await.unwrap().remove(0);
+        let mut reads = Vec::with_capacity(N);
+        let mut inserts = Vec::with_capacity(N);
+        for i in 0..WARMUP + N {
+            let t = Instant::now();
+            black_box(store.router_health().await.unwrap());
+            let read = t.elapsed();
+            decision.run_id = format!("store-{i}");
+            let t = Instant::now();
+            black_box(store.insert_decision(&decision).await.unwrap());
+            let insert = t.elapsed();
+            if i >= WARMUP {
+                reads.push(read);
+                inserts.push(insert);
+            }
+        }
+        row(
+            &format!("{}: store.router_health() alone (2 SELECTs)", b.name),
+            &stats(reads),
+            "read at the start of every routed call",
+        );
+        row(
+            &format!("{}: store.insert_decision() alone", b.name),
+            &stats(inserts),
+            "one per decision; an ok call makes one",
+        );
+    }
+
     // 2. Throughput: CONCURRENT calls at once; one warm-up round fills the
     //    connection pools.
+    let secrets = Arc::new(secrets);
+    let mut walls = Vec::with_capacity(ROUNDS);
+    for round in 0..=ROUNDS {
+        let t = Instant::now();
+        let handles: Vec<_> = (0..CONCURRENT)
+            .map(|_| {
+                let (client, req) = (client.clone(), req.clone());
+                let (secrets, clock) = (secrets.clone(), clock.clone());
+                tokio::spawn(async move {
+                    client
+                        .call("q/m", &req, secrets.as_ref(), &clock)
+                        .await
+                        .map(|c| c.usage)
+                })
+            })
+            .collect();
+        for h in handles {
+            black_box(h.await.unwrap().unwrap());
+        }
+        if round > 0 {
+            walls.push(t.elapsed());
+        }
+    }
+    let s = stats(walls);
+    row(
+        &format!("direct: {CONCURRENT} concurrent ProviderClient::call, wall time"),
+        &s,
+        &format!(
+            "{:.0} calls/s at p50 (p99 col = slowest round)",
+            CONCURRENT as f64 / s.p50.as_secs_f64()
+        ),
+    );
     for b in &backends {
         let mut walls = Vec::with_capacity(ROUNDS);
         for round in 0..=ROUNDS {

@@ -99,16 +99,23 @@ impl Rig {
             .count()
     }
 
-    async fn decisions(&self, run: &str) -> Vec<(String, String, String, Option<String>)> {
-        self.router
-            .store()
-            .run_decisions(run)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|d| (d.decision, d.candidate, d.reason, d.next))
-            .collect()
+    async fn decisions(&self, run: &str) -> Vec<Summary> {
+        decisions_of(&self.router, run).await
     }
+}
+
+/// (decision, candidate, reason, next) of a run's decisions, in order.
+type Summary = (String, String, String, Option<String>);
+
+async fn decisions_of(router: &Router, run: &str) -> Vec<Summary> {
+    router
+        .store()
+        .run_decisions(run)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.decision, d.candidate, d.reason, d.next))
+        .collect()
 }
 
 fn request() -> ChatRequest {
@@ -119,12 +126,7 @@ fn request() -> ChatRequest {
     }
 }
 
-fn d(
-    decision: &str,
-    candidate: &str,
-    reason: &str,
-    next: Option<&str>,
-) -> (String, String, String, Option<String>) {
+fn d(decision: &str, candidate: &str, reason: &str, next: Option<&str>) -> Summary {
     (
         decision.into(),
         candidate.into(),
@@ -554,14 +556,7 @@ async fn codex_process_failure_follows_the_harness_fallback(db: &TestDb) {
         let plan = Plan::for_agent(&config, &agent).unwrap();
         let ctx = CallContext::new(run, None);
         let result = router.call(&ctx, &plan, &request()).await;
-        let decisions: Vec<_> = router
-            .store()
-            .run_decisions(run)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|d| (d.decision, d.candidate, d.reason, d.next))
-            .collect();
+        let decisions = decisions_of(&router, run).await;
         if fallback == "pi" {
             assert_eq!(
                 result.unwrap().candidate.to_string(),

@@ -489,25 +489,9 @@ impl Walk<'_> {
                     .unwrap_or(false);
             if !claimed {
                 let until = circuit.open_until_ms.max(circuit.probe_until_ms);
-                let detail = if circuit.open_until_ms > now {
-                    format!(
-                        "until={} after {} failures in a row",
-                        format_ms(until),
-                        circuit.failures
-                    )
-                } else {
-                    format!("until={} (another caller is probing)", format_ms(until))
-                };
-                self.note_earliest(until);
-                self.decide(
-                    Decision::SkipCandidate,
-                    c,
-                    "circuit_open",
-                    self.next_after(i),
-                    &detail,
-                    0,
-                )
-                .await;
+                let cause = (circuit.open_until_ms > now)
+                    .then(|| format!("{} failures in a row", circuit.failures));
+                self.skip_cooling(c, i, "circuit_open", until, cause).await;
                 return None;
             }
             probe = Some(Probe::Circuit);
@@ -532,26 +516,8 @@ impl Walk<'_> {
                         .unwrap_or(false));
             if !claimed {
                 let until = cd.until_ms.max(cd.probe_until_ms);
-                let detail = if cd.until_ms > now {
-                    format!(
-                        "until={} after {}: {}",
-                        format_ms(until),
-                        cd.reason,
-                        cd.detail
-                    )
-                } else {
-                    format!("until={} (another caller is probing)", format_ms(until))
-                };
-                self.note_earliest(until);
-                self.decide(
-                    Decision::SkipCandidate,
-                    c,
-                    "cooldown",
-                    self.next_after(i),
-                    &detail,
-                    0,
-                )
-                .await;
+                let cause = (cd.until_ms > now).then(|| format!("{}: {}", cd.reason, cd.detail));
+                self.skip_cooling(c, i, "cooldown", until, cause).await;
                 return None;
             }
             probe = probe.or(Some(Probe::Cooldown));
@@ -575,6 +541,32 @@ impl Walk<'_> {
             .await;
         }
         Some(probe)
+    }
+
+    /// Skips a candidate that is cooling down (or whose probe someone else
+    /// holds, when `cause` is `None`), remembering when it is back.
+    async fn skip_cooling(
+        &mut self,
+        c: &Candidate,
+        i: usize,
+        reason: &str,
+        until: i64,
+        cause: Option<String>,
+    ) {
+        let detail = match cause {
+            Some(cause) => format!("until={} after {cause}", format_ms(until)),
+            None => format!("until={} (another caller is probing)", format_ms(until)),
+        };
+        self.note_earliest(until);
+        self.decide(
+            Decision::SkipCandidate,
+            c,
+            reason,
+            self.next_after(i),
+            &detail,
+            0,
+        )
+        .await;
     }
 
     fn note_earliest(&mut self, at: i64) {

@@ -52,7 +52,8 @@ pub struct TranscriptEntry {
     pub body: serde_json::Value,
 }
 
-type CooldownTuple = (String, String, i64, i64, String, String, i64);
+/// (table, provider, model, failures, until, reason, detail, probe until, times opened)
+type HealthTuple = (String, String, String, i64, i64, String, String, i64, i64);
 type DecisionTuple = (
     i64,
     String,
@@ -113,46 +114,50 @@ fn decision_from(t: DecisionTuple) -> DecisionRow {
 }
 
 impl Store {
-    /// Every row that says something is wrong: one small read per routed call.
+    /// Every row that says something is wrong: one small read (one round
+    /// trip) per routed call.
     pub async fn router_health(&self) -> Result<(Vec<CooldownRow>, Vec<CircuitRow>)> {
-        let cooldowns: Vec<CooldownTuple> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT provider, model, failures, until_ms, reason, detail, probe_until_ms FROM model_cooldown",
-        ).fetch_all(pool).await)?;
-        let circuits: Vec<(String, i64, i64, i64, i64)> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT provider, failures, open_until_ms, times_opened, probe_until_ms FROM provider_circuit",
-        ).fetch_all(pool).await)?;
-        Ok((
-            cooldowns
-                .into_iter()
-                .map(
-                    |(provider, model, failures, until_ms, reason, detail, probe_until_ms)| {
-                        CooldownRow {
-                            provider,
-                            model,
-                            failures,
-                            until_ms,
-                            reason,
-                            detail,
-                            probe_until_ms,
-                        }
-                    },
-                )
-                .collect(),
-            circuits
-                .into_iter()
-                .map(
-                    |(provider, failures, open_until_ms, times_opened, probe_until_ms)| {
-                        CircuitRow {
-                            provider,
-                            failures,
-                            open_until_ms,
-                            times_opened,
-                            probe_until_ms,
-                        }
-                    },
-                )
-                .collect(),
-        ))
+        let sql = "SELECT 'm', provider, model, failures, until_ms, reason, detail, probe_until_ms, \
+                   CAST(0 AS BIGINT) FROM model_cooldown \
+                   UNION ALL \
+                   SELECT 'c', provider, '', failures, open_until_ms, '', '', probe_until_ms, times_opened \
+                   FROM provider_circuit";
+        let rows: Vec<HealthTuple> =
+            with_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
+        let (mut cooldowns, mut circuits) = (Vec::new(), Vec::new());
+        for (
+            table,
+            provider,
+            model,
+            failures,
+            until_ms,
+            reason,
+            detail,
+            probe_until_ms,
+            times_opened,
+        ) in rows
+        {
+            if table == "m" {
+                cooldowns.push(CooldownRow {
+                    provider,
+                    model,
+                    failures,
+                    until_ms,
+                    reason,
+                    detail,
+                    probe_until_ms,
+                });
+            } else {
+                circuits.push(CircuitRow {
+                    provider,
+                    failures,
+                    open_until_ms: until_ms,
+                    times_opened,
+                    probe_until_ms,
+                });
+            }
+        }
+        Ok((cooldowns, circuits))
     }
 
     /// Records a failure. `until_ms` only ever moves later: two replicas

@@ -310,7 +310,7 @@ async fn bench() {
             }
         }
         row(
-            &format!("{}: store.router_health() alone (2 SELECTs)", b.name),
+            &format!("{}: store.router_health() alone (one query)", b.name),
             &stats(reads),
             "read at the start of every routed call",
         );

@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod failure;
 pub mod health;
+pub mod runs;
 
 #[cfg(feature = "server")]
 pub mod agent;
@@ -23,6 +24,8 @@ pub mod openclaw;
 pub mod provider;
 #[cfg(feature = "server")]
 pub mod router;
+#[cfg(feature = "server")]
+pub mod scheduler;
 #[cfg(feature = "server")]
 pub mod sim;
 #[cfg(feature = "server")]

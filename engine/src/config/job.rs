@@ -37,8 +37,23 @@ pub struct Job {
     pub lane: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub delete_after_run: bool,
+    /// What to do with fires missed while the server was down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed: Option<MissedPolicy>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
+}
+
+/// Fires missed while no server was running (DESIGN §5).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissedPolicy {
+    /// Run once for the latest missed fire (the default: a daily report
+    /// still gets written after a restart).
+    #[default]
+    RunOnce,
+    /// Record the missed fires as skipped and wait for the next one.
+    Skip,
 }
 
 fn yes() -> bool {

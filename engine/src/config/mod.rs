@@ -25,7 +25,7 @@ pub use alerts::{AlertChannel, AlertRule, AlertsConfig, ChannelKind, RuleKind};
 pub use effective::{AgentView, EffectiveAgent, FleetView, Source, Sourced};
 pub use harness::{Choice, HarnessFallback, HarnessPatch, Runtime, Setting};
 pub use ids::{AgentId, ProviderId};
-pub use job::{CronConfig, Job, Schedule};
+pub use job::{CronConfig, Job, MissedPolicy, Schedule};
 pub use model_ref::ModelRef;
 pub use reachability::{CandidateReach, Harness, Reach, Reachability, SkipReason};
 pub use revision::{RevisionId, RevisionInfo};
@@ -394,3 +394,41 @@ impl Config {
 
 #[cfg(test)]
 mod tests;
+
+/// An agent's native-engine settings, each the agent's own value if set,
+/// else the defaults' (limits field by field).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NativeSettings {
+    pub workspace: Option<String>,
+    pub system_prompt: Option<String>,
+    /// No list anywhere: no tools (an agent must be given them).
+    pub tools: Vec<Tool>,
+    pub limits: Limits,
+}
+
+impl Config {
+    pub fn native_settings(&self, agent: &str) -> Option<NativeSettings> {
+        let entry = self.agents.entries.get(agent)?;
+        let d = &self.agents.defaults;
+        let pick = |own: &Option<String>, default: &Option<String>| {
+            own.clone().or_else(|| default.clone())
+        };
+        Some(NativeSettings {
+            workspace: pick(&entry.workspace, &d.workspace),
+            system_prompt: pick(&entry.system_prompt, &d.system_prompt),
+            tools: entry
+                .tools
+                .clone()
+                .or_else(|| d.tools.clone())
+                .unwrap_or_default(),
+            limits: Limits {
+                max_turns: entry.limits.max_turns.or(d.limits.max_turns),
+                max_tokens: entry.limits.max_tokens.or(d.limits.max_tokens),
+                wall_time_seconds: entry
+                    .limits
+                    .wall_time_seconds
+                    .or(d.limits.wall_time_seconds),
+            },
+        })
+    }
+}

@@ -7,9 +7,11 @@
 
 mod revision;
 mod router;
+mod runs;
 
 pub use revision::{NewRevision, Revision};
 pub use router::{CallStats, CircuitRow, CooldownRow, DecisionRow, TranscriptEntry};
+pub use runs::{NewRun, RunEnd, RunFilter};
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{

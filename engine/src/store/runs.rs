@@ -1,0 +1,502 @@
+//! Runs and job state. Every change to a run that affects its job (start,
+//! finish, reap) updates the job's state in the same transaction, so the two
+//! never disagree — the seed's job that stayed `runningAtMs` after its run
+//! died cannot happen here.
+
+use sqlx::FromRow;
+
+use super::{with_pool, Store};
+use crate::runs::{JobState, RunRecord, RunStatus};
+use crate::{Error, Result};
+
+/// The job-state half of closing a run, inside the caller's transaction
+/// (a macro: the statement is the same on both backends, the transaction
+/// types are not).
+macro_rules! close_job_state {
+    ($tx:expr, $run_id:expr, $status:expr, $error:expr, $class:expr, $ok:expr, $now:expr) => {
+        sqlx::query(
+            "UPDATE job_state SET running_at_ms = NULL, last_run_at_ms = $2, last_status = $3, \
+             last_error = $4, last_error_class = $5, \
+             last_duration_ms = (SELECT duration_ms FROM run WHERE run_id = $1), \
+             consecutive_errors = CASE WHEN $6 = 1 THEN 0 ELSE consecutive_errors + 1 END, updated_at_ms = $2 \
+             WHERE job_id = (SELECT job_id FROM run WHERE run_id = $1)",
+        )
+        .bind($run_id)
+        .bind($now)
+        .bind($status)
+        .bind($error)
+        .bind($class)
+        .bind(i64::from($ok))
+        .execute(&mut *$tx)
+        .await
+    };
+}
+
+#[derive(FromRow)]
+struct RunRow {
+    run_id: String,
+    job_id: String,
+    agent_id: String,
+    trigger: String,
+    scheduled_for_ms: Option<i64>,
+    status: String,
+    queued_at_ms: i64,
+    started_at_ms: Option<i64>,
+    finished_at_ms: Option<i64>,
+    duration_ms: Option<i64>,
+    deadline_ms: Option<i64>,
+    error: Option<String>,
+    error_class: Option<String>,
+    note: Option<String>,
+    model: Option<String>,
+    harness: Option<String>,
+    fallback_used: i64,
+    input_tokens: i64,
+    output_tokens: i64,
+    attempts: i64,
+    lane: String,
+    lane_wait_ms: Option<i64>,
+    queue_ahead: Option<i64>,
+    owner: Option<String>,
+}
+
+const RUN_COLUMNS: &str = "run_id, job_id, agent_id, trigger, scheduled_for_ms, status, queued_at_ms, \
+     started_at_ms, finished_at_ms, duration_ms, deadline_ms, error, error_class, note, model, harness, \
+     fallback_used, input_tokens, output_tokens, attempts, lane, lane_wait_ms, queue_ahead, owner";
+
+impl TryFrom<RunRow> for RunRecord {
+    type Error = Error;
+    fn try_from(r: RunRow) -> Result<Self> {
+        let corrupt = |message: String| Error::Corrupt {
+            what: format!("run {}", r.run_id),
+            message,
+        };
+        Ok(RunRecord {
+            trigger: r.trigger.parse().map_err(corrupt)?,
+            status: r.status.parse().map_err(corrupt)?,
+            run_id: r.run_id,
+            job_id: r.job_id,
+            agent_id: r.agent_id,
+            scheduled_for_ms: r.scheduled_for_ms,
+            queued_at_ms: r.queued_at_ms,
+            started_at_ms: r.started_at_ms,
+            finished_at_ms: r.finished_at_ms,
+            duration_ms: r.duration_ms,
+            deadline_ms: r.deadline_ms,
+            error: r.error,
+            error_class: r.error_class,
+            note: r.note,
+            model: r.model,
+            harness: r.harness,
+            fallback_used: r.fallback_used != 0,
+            input_tokens: r.input_tokens,
+            output_tokens: r.output_tokens,
+            attempts: r.attempts,
+            lane: r.lane,
+            lane_wait_ms: r.lane_wait_ms,
+            queue_ahead: r.queue_ahead,
+            owner: r.owner,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct JobStateRow {
+    job_id: String,
+    next_run_at_ms: Option<i64>,
+    running_at_ms: Option<i64>,
+    last_run_at_ms: Option<i64>,
+    last_status: Option<String>,
+    last_error: Option<String>,
+    last_error_class: Option<String>,
+    last_duration_ms: Option<i64>,
+    consecutive_errors: i64,
+}
+
+impl From<JobStateRow> for JobState {
+    fn from(r: JobStateRow) -> Self {
+        JobState {
+            job_id: r.job_id,
+            next_run_at_ms: r.next_run_at_ms,
+            running_at_ms: r.running_at_ms,
+            last_run_at_ms: r.last_run_at_ms,
+            last_status: r.last_status,
+            last_error: r.last_error,
+            last_error_class: r.last_error_class,
+            last_duration_ms: r.last_duration_ms,
+            consecutive_errors: r.consecutive_errors,
+        }
+    }
+}
+
+/// A run about to be queued.
+pub struct NewRun<'a> {
+    pub job_id: &'a str,
+    pub agent_id: &'a str,
+    pub lane: &'a str,
+    pub queued_at_ms: i64,
+    pub deadline_ms: Option<i64>,
+}
+
+/// How a run ended.
+pub struct RunEnd<'a> {
+    pub status: RunStatus,
+    pub error: Option<&'a str>,
+    pub error_class: Option<&'a str>,
+    pub model: Option<&'a str>,
+    pub harness: Option<&'a str>,
+    pub fallback_used: bool,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub attempts: i64,
+}
+
+/// Filters of the Runs page and `GET /api/v1/runs`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunFilter {
+    pub agent_id: Option<String>,
+    pub job_id: Option<String>,
+    pub status: Option<RunStatus>,
+    pub error_class: Option<String>,
+    pub fallback_used: Option<bool>,
+    /// Keyset pagination: runs queued strictly before this (`queued_at_ms`,
+    /// `run_id`) position, newest first.
+    pub before: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+const JOB_STATE_COLUMNS: &str =
+    "job_id, next_run_at_ms, running_at_ms, last_run_at_ms, last_status, \
+     last_error, last_error_class, last_duration_ms, consecutive_errors";
+
+impl Store {
+    /// Creates a job's state row if it has none; never overwrites.
+    pub async fn ensure_job_state(
+        &self,
+        job_id: &str,
+        next_run_at_ms: Option<i64>,
+        now_ms: i64,
+    ) -> Result<bool> {
+        let sql =
+            "INSERT INTO job_state (job_id, next_run_at_ms, updated_at_ms) VALUES ($1, $2, $3) \
+                   ON CONFLICT (job_id) DO NOTHING";
+        let n = with_pool!(self, pool => sqlx::query(sql).bind(job_id).bind(next_run_at_ms).bind(now_ms)
+            .execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    pub async fn job_states(&self) -> Result<Vec<JobState>> {
+        let sql = format!("SELECT {JOB_STATE_COLUMNS} FROM job_state ORDER BY job_id");
+        let rows: Vec<JobStateRow> =
+            with_pool!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    pub async fn job_state(&self, job_id: &str) -> Result<Option<JobState>> {
+        let sql = format!("SELECT {JOB_STATE_COLUMNS} FROM job_state WHERE job_id = $1");
+        let row: Option<JobStateRow> =
+            with_pool!(self, pool => sqlx::query_as(&sql).bind(job_id).fetch_optional(pool).await)?;
+        Ok(row.map(Into::into))
+    }
+
+    /// Moves a job's next fire from `expected` to `next` if nobody moved it
+    /// first (another replica, or a config change).
+    pub async fn move_next_run(
+        &self,
+        job_id: &str,
+        expected: Option<i64>,
+        next: Option<i64>,
+        now_ms: i64,
+    ) -> Result<bool> {
+        let sql = "UPDATE job_state SET next_run_at_ms = $3, updated_at_ms = $4 \
+                   WHERE job_id = $1 AND next_run_at_ms IS NOT DISTINCT FROM $2";
+        let n = with_pool!(self, pool => sqlx::query(sql).bind(job_id).bind(expected).bind(next).bind(now_ms)
+            .execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Claims the job's fire — its stored `next_run_at_ms` equal to
+    /// `expected_next` — as the run for `scheduled_for_ms`: queued, or
+    /// `skipped` when `skip` is set. `note` says why (missed fires). Exactly
+    /// one caller across all replicas gets `Some(run_id)`: the compare-and-set
+    /// on `next_run_at_ms` and `UNIQUE(job_id, scheduled_for_ms)` both guard it.
+    pub async fn fire(
+        &self,
+        run: &NewRun<'_>,
+        expected_next: i64,
+        scheduled_for_ms: i64,
+        next_run_at_ms: Option<i64>,
+        skip: bool,
+        note: Option<&str>,
+    ) -> Result<Option<String>> {
+        let run_id = format!("cron:{}:{scheduled_for_ms}", run.job_id);
+        let status = if skip {
+            RunStatus::Skipped
+        } else {
+            RunStatus::Queued
+        };
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let moved = sqlx::query(
+                "UPDATE job_state SET next_run_at_ms = $3, updated_at_ms = $4 \
+                 WHERE job_id = $1 AND next_run_at_ms = $2")
+                .bind(run.job_id).bind(expected_next).bind(next_run_at_ms).bind(run.queued_at_ms)
+                .execute(&mut *tx).await?.rows_affected();
+            if moved != 1 {
+                // Roll back explicitly: a dropped transaction's rollback is
+                // deferred, and its row locks would outlive this call.
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            let (ahead,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM run WHERE lane = $1 AND status IN ('queued', 'running')")
+                .bind(run.lane).fetch_one(&mut *tx).await?;
+            let inserted = sqlx::query(
+                "INSERT INTO run (run_id, job_id, agent_id, trigger, scheduled_for_ms, status, queued_at_ms, \
+                 deadline_ms, lane, queue_ahead, note, finished_at_ms) \
+                 VALUES ($1, $2, $3, 'cron', $4, $5, $6, $7, $8, $9, $10, $11) \
+                 ON CONFLICT DO NOTHING")
+                .bind(&run_id).bind(run.job_id).bind(run.agent_id).bind(scheduled_for_ms)
+                .bind(status.as_str()).bind(run.queued_at_ms).bind(run.deadline_ms).bind(run.lane)
+                .bind(ahead).bind(note).bind(skip.then_some(run.queued_at_ms))
+                .execute(&mut *tx).await?.rows_affected();
+            if inserted != 1 {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            tx.commit().await?;
+            Ok(Some(run_id))
+        })
+    }
+
+    /// Records something the operator should see on a run.
+    pub async fn note_run(&self, run_id: &str, note: &str) -> Result<()> {
+        with_pool!(self, pool => sqlx::query("UPDATE run SET note = $2 WHERE run_id = $1")
+            .bind(run_id).bind(note).execute(pool).await.map(drop))?;
+        Ok(())
+    }
+
+    /// Queues `manual:<jobId>:<n>` at once.
+    pub async fn enqueue_manual(&self, run: &NewRun<'_>) -> Result<String> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("INSERT INTO job_state (job_id, updated_at_ms) VALUES ($1, $2) ON CONFLICT (job_id) DO NOTHING")
+                .bind(run.job_id).bind(run.queued_at_ms).execute(&mut *tx).await?;
+            let (n,): (i64,) = sqlx::query_as(
+                "UPDATE job_state SET manual_runs = manual_runs + 1, updated_at_ms = $2 WHERE job_id = $1 RETURNING manual_runs")
+                .bind(run.job_id).bind(run.queued_at_ms).fetch_one(&mut *tx).await?;
+            let run_id = format!("manual:{}:{n}", run.job_id);
+            let (ahead,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM run WHERE lane = $1 AND status IN ('queued', 'running')")
+                .bind(run.lane).fetch_one(&mut *tx).await?;
+            sqlx::query(
+                "INSERT INTO run (run_id, job_id, agent_id, trigger, status, queued_at_ms, deadline_ms, lane, queue_ahead) \
+                 VALUES ($1, $2, $3, 'manual', 'queued', $4, $5, $6, $7)")
+                .bind(&run_id).bind(run.job_id).bind(run.agent_id).bind(run.queued_at_ms)
+                .bind(run.deadline_ms).bind(run.lane).bind(ahead)
+                .execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(run_id)
+        })
+    }
+
+    /// Queued runs, oldest first, whose lane has no running run.
+    pub async fn startable_runs(&self, limit: i64) -> Result<Vec<RunRecord>> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM run q WHERE status = 'queued' AND NOT EXISTS \
+             (SELECT 1 FROM run r WHERE r.lane = q.lane AND r.status = 'running') \
+             ORDER BY queued_at_ms, run_id LIMIT $1"
+        );
+        let rows: Vec<RunRow> =
+            with_pool!(self, pool => sqlx::query_as(&sql).bind(limit).fetch_all(pool).await)?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// Starts a queued run for `owner`, taking its lane (and a cron slot
+    /// when `cron_slot` is given). `false` when another claim won the run,
+    /// its lane or that slot: the database's unique indexes decide.
+    pub async fn start_run(
+        &self,
+        run_id: &str,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        cron_slot: Option<i64>,
+    ) -> Result<bool> {
+        // An async block, so `?` stops at the match below: a unique
+        // violation there means "someone else has the lane or the slot".
+        let result: std::result::Result<bool, sqlx::Error> = with_pool!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            let started = sqlx::query(
+                "UPDATE run SET status = 'running', owner = $2, started_at_ms = $3, lease_until_ms = $4, \
+                 lane_wait_ms = $3 - queued_at_ms, cron_slot = $5 WHERE run_id = $1 AND status = 'queued'")
+                .bind(run_id).bind(owner).bind(now_ms).bind(lease_until_ms).bind(cron_slot)
+                .execute(&mut *tx).await?.rows_affected();
+            if started != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            sqlx::query(
+                "UPDATE job_state SET running_at_ms = $2, updated_at_ms = $2 \
+                 WHERE job_id = (SELECT job_id FROM run WHERE run_id = $1)")
+                .bind(run_id).bind(now_ms).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(true)
+        }.await);
+        match result {
+            Ok(started) => Ok(started),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Extends the lease of `owner`'s running runs; answers the ids whose
+    /// cancellation was requested (possibly through another replica).
+    pub async fn heartbeat(&self, owner: &str, lease_until_ms: i64) -> Result<Vec<String>> {
+        with_pool!(self, pool => sqlx::query(
+            "UPDATE run SET lease_until_ms = $2 WHERE owner = $1 AND status = 'running'")
+            .bind(owner).bind(lease_until_ms).execute(pool).await.map(drop))?;
+        let rows: Vec<(String,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT run_id FROM run WHERE owner = $1 AND status = 'running' AND cancel_requested = 1")
+            .bind(owner).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Closes a running run and updates its job's state, in one transaction.
+    /// `false` if the run was not running (already reaped or finished).
+    pub async fn finish_run(&self, run_id: &str, end: &RunEnd<'_>, now_ms: i64) -> Result<bool> {
+        let ok = end.status == RunStatus::Ok;
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let closed = sqlx::query(
+                "UPDATE run SET status = $2, finished_at_ms = $3, duration_ms = $3 - COALESCE(started_at_ms, queued_at_ms), \
+                 error = $4, error_class = $5, model = $6, harness = $7, fallback_used = $8, \
+                 input_tokens = $9, output_tokens = $10, attempts = $11, cron_slot = NULL, lease_until_ms = NULL \
+                 WHERE run_id = $1 AND status = 'running'")
+                .bind(run_id).bind(end.status.as_str()).bind(now_ms).bind(end.error).bind(end.error_class)
+                .bind(end.model).bind(end.harness).bind(i64::from(end.fallback_used))
+                .bind(end.input_tokens).bind(end.output_tokens).bind(end.attempts)
+                .execute(&mut *tx).await?.rows_affected();
+            if closed != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            close_job_state!(tx, run_id, end.status.as_str(), end.error, end.error_class, ok, now_ms)?;
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    /// Cancels a run: a queued one at once; a running one is flagged and its
+    /// owner (on any replica) stops it at its next heartbeat or sooner.
+    pub async fn request_cancel(&self, run_id: &str, now_ms: i64) -> Result<RunStatus> {
+        let run = self.run(run_id).await?;
+        match run.status {
+            RunStatus::Queued => {
+                let n = with_pool!(self, pool => sqlx::query(
+                    "UPDATE run SET status = 'cancelled', finished_at_ms = $2, error = 'cancelled before it started', \
+                     error_class = 'cancelled' WHERE run_id = $1 AND status = 'queued'")
+                    .bind(run_id).bind(now_ms).execute(pool).await.map(|r| r.rows_affected()))?;
+                if n == 1 {
+                    Ok(RunStatus::Cancelled)
+                } else {
+                    Box::pin(self.request_cancel(run_id, now_ms)).await
+                }
+            }
+            RunStatus::Running => {
+                with_pool!(self, pool => sqlx::query("UPDATE run SET cancel_requested = 1 WHERE run_id = $1")
+                    .bind(run_id).execute(pool).await.map(drop))?;
+                Ok(RunStatus::Running)
+            }
+            done => Err(Error::invalid(
+                "runId",
+                format!("run {run_id} already ended ({done})"),
+            )),
+        }
+    }
+
+    /// Closes every running run whose lease ended before `now_ms`, or whose
+    /// owner is in `dead_owners`, as `error` / `abandoned`, repairing its
+    /// job's state in the same transaction. Returns the reaped runs' ids.
+    pub async fn reap(&self, now_ms: i64, dead_owners: &[String]) -> Result<Vec<String>> {
+        let rows: Vec<(String, Option<String>, Option<i64>)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT run_id, owner, lease_until_ms FROM run WHERE status = 'running'")
+            .fetch_all(pool).await)?;
+        let mut reaped = Vec::new();
+        for (run_id, owner, lease) in rows {
+            let owner_dead = owner.as_ref().is_some_and(|o| dead_owners.contains(o));
+            let expired = lease.is_none_or(|l| l < now_ms);
+            if !(owner_dead || expired) {
+                continue;
+            }
+            let why = if owner_dead {
+                format!(
+                    "abandoned: its server process ({}) is gone",
+                    owner.as_deref().unwrap_or("?")
+                )
+            } else {
+                format!(
+                    "abandoned: its owner ({}) stopped renewing the lease",
+                    owner.as_deref().unwrap_or("?")
+                )
+            };
+            let closed = with_pool!(self, pool => {
+                let mut tx = pool.begin().await?;
+                let n = sqlx::query(
+                    "UPDATE run SET status = 'error', finished_at_ms = $2, \
+                     duration_ms = $2 - COALESCE(started_at_ms, queued_at_ms), error = $3, error_class = 'abandoned', \
+                     cron_slot = NULL, lease_until_ms = NULL WHERE run_id = $1 AND status = 'running'")
+                    .bind(&run_id).bind(now_ms).bind(&why).execute(&mut *tx).await?.rows_affected();
+                if n == 1 {
+                    close_job_state!(tx, &run_id, "error", Some(why.as_str()), Some("abandoned"), false, now_ms)?;
+                }
+                tx.commit().await?;
+                Ok::<bool, sqlx::Error>(n == 1)
+            })?;
+            if closed {
+                reaped.push(run_id);
+            }
+        }
+        Ok(reaped)
+    }
+
+    /// Owners of running runs (to check which are alive).
+    pub async fn running_owners(&self) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT DISTINCT owner FROM run WHERE status = 'running' AND owner IS NOT NULL")
+            .fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(|(o,)| o).collect())
+    }
+
+    pub async fn run(&self, run_id: &str) -> Result<RunRecord> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM run WHERE run_id = $1");
+        let row: Option<RunRow> =
+            with_pool!(self, pool => sqlx::query_as(&sql).bind(run_id).fetch_optional(pool).await)?;
+        row.ok_or_else(|| Error::NotFound {
+            what: "run",
+            id: run_id.to_owned(),
+        })?
+        .try_into()
+    }
+
+    /// Newest first, filtered, keyset-paginated (fast at any depth).
+    pub async fn runs(&self, f: &RunFilter) -> Result<Vec<RunRecord>> {
+        let (before_at, before_id) = f
+            .before
+            .clone()
+            .map_or((None, None), |(a, i)| (Some(a), Some(i)));
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM run WHERE \
+             ($1 IS NULL OR agent_id = $1) AND ($2 IS NULL OR job_id = $2) AND ($3 IS NULL OR status = $3) \
+             AND ($4 IS NULL OR error_class = $4) AND ($5 IS NULL OR fallback_used = $5) \
+             AND ($6 IS NULL OR queued_at_ms < $6 OR (queued_at_ms = $6 AND run_id < $7)) \
+             ORDER BY queued_at_ms DESC, run_id DESC LIMIT $8"
+        );
+        let rows: Vec<RunRow> = with_pool!(self, pool => sqlx::query_as(&sql)
+            .bind(&f.agent_id).bind(&f.job_id).bind(f.status.map(|s| s.as_str()))
+            .bind(&f.error_class).bind(f.fallback_used.map(i64::from))
+            .bind(before_at).bind(before_id).bind(f.limit.clamp(1, 500))
+            .fetch_all(pool).await)?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+}

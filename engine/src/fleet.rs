@@ -251,6 +251,38 @@ impl Fleet {
         Err(last_conflict.expect("loop ran at least once"))
     }
 
+    /// Enables or disables one cron job (a new revision; re-applied on top
+    /// of a concurrent change, since the flip does not depend on the rest).
+    pub async fn set_job_enabled(&self, job_id: &str, enabled: bool, author: &str) -> Result<()> {
+        let mut last_conflict = None;
+        for _ in 0..PATCH_ATTEMPTS {
+            let (base, mut config) = self.current().await?.ok_or_else(|| job_not_found(job_id))?;
+            let job = config
+                .cron
+                .jobs
+                .iter_mut()
+                .find(|j| j.id == job_id)
+                .ok_or_else(|| job_not_found(job_id))?;
+            if job.enabled == enabled {
+                return Ok(());
+            }
+            job.enabled = enabled;
+            let message = format!(
+                "{} job {job_id}",
+                if enabled { "enable" } else { "disable" }
+            );
+            match self
+                .commit(Some(&base.info), &config, author, &message)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e @ Error::Conflict { .. }) => last_conflict = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_conflict.expect("loop ran at least once"))
+    }
+
     /// Replaces one agent's chain, based on the revision `base_hash` the
     /// operator was looking at: reordering a chain someone else just changed
     /// must not silently win, so a stale base is a conflict.
@@ -348,6 +380,13 @@ fn parse_stored(revision: &Revision) -> Result<Config> {
 }
 
 /// The error for an agent that is not in the current config.
+fn job_not_found(id: &str) -> Error {
+    Error::NotFound {
+        what: "job",
+        id: id.to_owned(),
+    }
+}
+
 pub fn not_found(id: &str) -> Error {
     Error::NotFound {
         what: "agent",

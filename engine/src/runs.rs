@@ -131,3 +131,43 @@ pub struct Enqueued {
     pub enqueued: bool,
     pub run_id: String,
 }
+
+/// One job as the Jobs page and `GET /api/v1/jobs` show it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobView {
+    pub id: String,
+    pub name: Option<String>,
+    pub agent_id: String,
+    pub enabled: bool,
+    /// The schedule in words.
+    pub schedule: String,
+    /// The next five fire times (Unix ms).
+    pub next_fires: Vec<i64>,
+    pub state: JobState,
+    /// Runs of this job queued or running now.
+    pub queued: i64,
+}
+
+/// A run with everything the Run page shows.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunDetail {
+    pub run: RunRecord,
+    /// The router's decisions, in order: the attempt timeline.
+    pub decisions: Vec<crate::health::DecisionRow>,
+    /// `{seq, atMs, kind, body}` entries, in order.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub transcript: Vec<serde_json::Value>,
+}
+
+/// A page of runs, newest first; `next` continues after the last one.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunPage {
+    pub runs: Vec<RunRecord>,
+    pub next: Option<String>,
+}

@@ -358,7 +358,7 @@ async fn abandoned_runs_are_reaped(db: &TestDb) {
     assert!(other.reap().await.unwrap().is_empty());
     // …and once the owner stops heartbeating past its lease, it does.
     rig.clock.advance_ms(31_000);
-    assert_eq!(other.reap().await.unwrap(), [run.clone()]);
+    assert_eq!(other.reap().await.unwrap(), std::slice::from_ref(&run));
     let record = rig.fleet.store().run(&run).await.unwrap();
     assert_eq!(
         (record.status, record.error_class.as_deref()),

@@ -46,6 +46,13 @@ pub enum Command {
         #[command(flatten)]
         server: crate::config_cli::ServerArgs,
     },
+    /// Cron jobs and their runs: list, run now, history, enable/disable, cancel.
+    Cron {
+        #[command(subcommand)]
+        command: crate::cron_cli::CronCommand,
+        #[command(flatten)]
+        server: crate::config_cli::ServerArgs,
+    },
     /// Fault-injection tools: a scripted OpenAI-compatible provider.
     Sim {
         #[command(subcommand)]
@@ -93,5 +100,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Config { command, server } => crate::config_cli::run(command, server).await,
         Command::Sim { command } => crate::sim_cli::run(command).await,
+        Command::Cron { command, server } => crate::cron_cli::run(command, server).await,
     }
 }

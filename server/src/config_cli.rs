@@ -244,7 +244,7 @@ fn print_report(report: &engine::config::validate::Report) {
 
 /// One API call; a non-2xx answer becomes an error with the server's message
 /// and every problem it listed.
-async fn call(
+pub(crate) async fn call(
     server: &ServerArgs,
     method: reqwest::Method,
     path: &str,

@@ -6,6 +6,7 @@ use axum::Router;
 use engine::config::validate::ProcessEnv;
 use engine::fleet::Fleet;
 use engine::router::Router as ModelRouter;
+use engine::scheduler::{Scheduler, Settings as SchedulerSettings};
 use engine::sim::provider::SimProvider;
 use engine::store::Store;
 use leptos::config::LeptosOptions;
@@ -24,9 +25,11 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let fleet = state.fleet.clone();
     let model_router = state.router.clone();
+    let scheduler = state.scheduler.clone();
     let context = move || {
         provide_context(fleet.clone());
         provide_context(model_router.clone());
+        provide_context(scheduler.clone());
     };
     let leptos = state.leptos.clone();
     Router::new()
@@ -83,7 +86,8 @@ pub async fn serve(
         .context("starting the in-process sim provider")?;
     tracing::info!(base_url = %sim.base_url(), "sim provider ready");
     let model_router = Arc::new(
-        ModelRouter::new(store.clone(), clock, Arc::new(ProcessEnv)).with_sim(Arc::new(sim)),
+        ModelRouter::new(store.clone(), clock.clone(), Arc::new(ProcessEnv))
+            .with_sim(Arc::new(sim)),
     );
     if settings.seed_demo
         && fleet
@@ -99,9 +103,30 @@ pub async fn serve(
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build();
+    let scheduler = Scheduler::new(
+        fleet.clone(),
+        model_router.clone(),
+        clock,
+        SchedulerSettings {
+            workspaces: settings.data_dir.join("workspaces"),
+            ..SchedulerSettings::default()
+        },
+    );
+    // Reap what a previous process left running before serving anything,
+    // so no page ever shows a run "running" whose process is gone.
+    let reaped = scheduler.reap().await?;
+    if !reaped.is_empty() {
+        tracing::warn!(
+            count = reaped.len(),
+            "closed runs left running by a previous process"
+        );
+    }
+    let stop_scheduler = tokio_util::sync::CancellationToken::new();
+    let scheduler_task = scheduler.spawn(stop_scheduler.clone());
     let state = AppState {
         fleet,
         router: model_router,
+        scheduler,
         leptos,
     };
     tracing::info!(
@@ -115,6 +140,8 @@ pub async fn serve(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await?;
+    stop_scheduler.cancel();
+    let _ = scheduler_task.await;
     store.close().await;
     Ok(())
 }

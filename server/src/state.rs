@@ -3,6 +3,7 @@
 use axum::extract::FromRef;
 use engine::fleet::Fleet;
 use engine::router::Router;
+use engine::scheduler::Scheduler;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use std::sync::Arc;
 pub struct AppState {
     pub fleet: Fleet,
     pub router: Arc<Router>,
+    pub scheduler: Arc<Scheduler>,
     pub leptos: LeptosOptions,
 }
 

@@ -174,7 +174,8 @@ impl std::fmt::Display for RouteError {
     }
 }
 
-pub(crate) fn format_ms(ms: i64) -> String {
+/// `2026-11-25T17:30:12.000Z` from Unix milliseconds.
+pub fn format_ms(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
         .unwrap_or_else(|| ms.to_string())

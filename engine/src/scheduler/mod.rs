@@ -25,7 +25,7 @@ use crate::config::{Config, Job, MissedPolicy};
 use crate::failure::FailureClass;
 use crate::fleet::Fleet;
 use crate::router::{CallContext, Plan, Router};
-use crate::runs::{Enqueued, RunRecord, RunStatus, Trigger};
+use crate::runs::{Enqueued, JobState, JobView, RunDetail, RunRecord, RunStatus, Trigger};
 use crate::store::{NewRun, RunEnd, Store};
 use crate::{Error, Result};
 use schedule::Compiled;
@@ -134,7 +134,11 @@ impl Scheduler {
             .collect();
         let mut fired = Vec::new();
         for job in &config.cron.jobs {
-            let compiled = match Compiled::new(&job.schedule, 0) {
+            // An `every` without an anchor counts from when the scheduler
+            // first saw the job, then from each fire: its rhythm survives
+            // restarts and a new job does not fire at once.
+            let anchor = states.get(&job.id).copied().flatten().unwrap_or(now);
+            let compiled = match Compiled::new(&job.schedule, anchor) {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::warn!(job = %job.id, error = %e, "job has an invalid schedule; not scheduled");
@@ -444,6 +448,60 @@ impl Scheduler {
             output_tokens: outcome.usage.output_tokens as i64,
             attempts: i64::from(ctx.attempts()),
         }
+    }
+
+    /// Every configured job with its schedule in words, next fires and state.
+    pub async fn jobs(&self) -> Result<Vec<JobView>> {
+        let config = self.fleet.config().await?;
+        let now = self.clock.now_ms();
+        let states: HashMap<String, JobState> = self
+            .store()
+            .job_states()
+            .await?
+            .into_iter()
+            .map(|s| (s.job_id.clone(), s))
+            .collect();
+        let busy = self.store().busy_by_job().await?;
+        Ok(config
+            .cron
+            .jobs
+            .iter()
+            .map(|job| {
+                let state = states.get(&job.id).cloned().unwrap_or(JobState {
+                    job_id: job.id.clone(),
+                    ..JobState::default()
+                });
+                let anchor = state.next_run_at_ms.unwrap_or(now);
+                let next_fires = Compiled::new(&job.schedule, anchor)
+                    .map(|c| c.next_n(now, 5))
+                    .unwrap_or_default();
+                JobView {
+                    id: job.id.clone(),
+                    name: job.name.clone(),
+                    agent_id: job.agent_id.to_string(),
+                    enabled: job.enabled,
+                    schedule: schedule::describe(&job.schedule),
+                    next_fires,
+                    state,
+                    queued: busy.get(&job.id).copied().unwrap_or(0),
+                }
+            })
+            .collect())
+    }
+
+    /// A run with its attempt timeline and transcript.
+    pub async fn run_detail(&self, run_id: &str) -> Result<RunDetail> {
+        let store = self.store();
+        Ok(RunDetail {
+            run: store.run(run_id).await?,
+            decisions: store.run_decisions(run_id).await?,
+            transcript: store
+                .transcript(run_id)
+                .await?
+                .into_iter()
+                .map(|e| serde_json::to_value(e).unwrap_or_default())
+                .collect(),
+        })
     }
 
     /// Cancels a run: a queued one at once, a running one by stopping its

@@ -69,9 +69,11 @@ impl Compiled {
                     .timestamp_millis_opt(after_ms)
                     .single()?
                     .with_timezone(tz);
-                cron.find_next_occurrence(&after, false)
-                    .ok()
-                    .map(|t| t.timestamp_millis())
+                let next = cron
+                    .find_next_occurrence(&after, false)
+                    .ok()?
+                    .timestamp_millis();
+                Some(repeated_hour_fire(cron, tz, after_ms, next).unwrap_or(next))
             }
             Compiled::Every {
                 every_ms,
@@ -121,6 +123,48 @@ impl Compiled {
     }
 }
 
+/// croner walks wall-clock time, so around a fall-back overlap an interval
+/// pattern (`*/30 * * * *`) would skip the repeated hour, or even answer a
+/// time before `after_ms` (the first of two equal wall-clock times). The
+/// repeated hour is real time: when croner's answer is not after `after_ms`
+/// or the UTC offset drops before it, scan the minutes in between for a
+/// match. Other days cost nothing; fixed-time patterns keep croner's
+/// fire-once.
+fn repeated_hour_fire(cron: &Cron, tz: &chrono_tz::Tz, after_ms: i64, next_ms: i64) -> Option<i64> {
+    use chrono::Offset;
+    if matches!(cron.determine_job_type(), croner::JobType::FixedTime) {
+        return None;
+    }
+    let offset = |ms: i64| {
+        Utc.timestamp_millis_opt(ms)
+            .single()
+            .map(|t| t.with_timezone(tz).offset().fix().local_minus_utc())
+    };
+    let backwards = next_ms <= after_ms;
+    if !backwards && offset(next_ms)? >= offset(after_ms)? {
+        return None;
+    }
+    // An overlap is at most a few hours; scan past it when croner went back.
+    let end = if backwards {
+        after_ms + 3 * 3_600_000
+    } else {
+        next_ms
+    };
+    let mut minute = (after_ms.div_euclid(60_000) + 1) * 60_000;
+    while minute < end {
+        let local = Utc.timestamp_millis_opt(minute).single()?.with_timezone(tz);
+        if cron.is_time_matching(&local).unwrap_or(false) {
+            return Some(minute);
+        }
+        minute += 60_000;
+    }
+    // Nothing in the overlap: ask croner again from past it.
+    let past = Utc.timestamp_millis_opt(end).single()?.with_timezone(tz);
+    cron.find_next_occurrence(&past, true)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
 /// The schedule in words, for the Jobs page.
 pub fn describe(schedule: &Schedule) -> String {
     match schedule {
@@ -140,7 +184,7 @@ fn duration_words(ms: u64) -> String {
         (1000, "second"),
     ];
     for (size, name) in UNITS {
-        if ms >= size && ms % size == 0 {
+        if ms >= size && ms.is_multiple_of(size) {
             let n = ms / size;
             return if n == 1 {
                 name.to_owned()

@@ -52,7 +52,23 @@ pub fn fleet_config() -> Value {
                     "embeddedHarness": {"fallback": "none"}
                 }
             }
-        }
+        },
+        // Short intervals so a newcomer sees runs, fallbacks and an error
+        // streak (QA's `fallback: none`) within minutes of `make serve`.
+        "cron": {"jobs": [
+            {"id": "ceo-daily-briefing", "name": "Daily briefing", "agentId": "adrian-ceo",
+             "schedule": {"kind": "cron", "expr": "0 9 * * 1-5", "tz": "Europe/Berlin"},
+             "message": "Summarise yesterday's releases and open incidents for the team."},
+            {"id": "builder-queue", "name": "Work the build queue", "agentId": "builder",
+             "schedule": {"kind": "every", "everyMs": 300000},
+             "message": "Pick the next item from the build queue and report its status."},
+            {"id": "release-check", "name": "Check the release queue", "agentId": "release-engineer",
+             "schedule": {"kind": "every", "everyMs": 180000},
+             "message": "Check the release queue and say what is ready to ship."},
+            {"id": "qa-regression", "name": "Regression sweep", "agentId": "qa-engineer",
+             "schedule": {"kind": "every", "everyMs": 120000},
+             "message": "Run the regression checklist and report failures."}
+        ]}
     })
 }
 

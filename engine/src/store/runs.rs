@@ -460,6 +460,14 @@ impl Store {
         Ok(reaped)
     }
 
+    /// Queued or running runs per job.
+    pub async fn busy_by_job(&self) -> Result<std::collections::HashMap<String, i64>> {
+        let rows: Vec<(String, i64)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT job_id, COUNT(*) FROM run WHERE status IN ('queued', 'running') GROUP BY job_id")
+            .fetch_all(pool).await)?;
+        Ok(rows.into_iter().collect())
+    }
+
     /// Owners of running runs (to check which are alive).
     pub async fn running_owners(&self) -> Result<Vec<String>> {
         let rows: Vec<(String,)> = with_pool!(self, pool => sqlx::query_as(

@@ -3,6 +3,7 @@
 
 mod agents;
 mod config;
+mod jobs;
 pub mod openapi;
 mod providers;
 
@@ -17,6 +18,7 @@ pub fn router() -> Router<AppState> {
             .merge(agents::router())
             .merge(config::router())
             .merge(providers::router())
+            .merge(jobs::router())
             .merge(openapi::router()),
     )
 }

@@ -1,0 +1,195 @@
+//! `kill -9` the server with runs in flight, start it again on the same data
+//! dir, and find no run left running, every job schedulable, and nothing
+//! recorded before the kill lost (DESIGN §5 "no stuck state, ever").
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Server {
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+}
+
+fn start(data_dir: &std::path::Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .arg("--site-root")
+        .arg(data_dir.join("site"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let line = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let base = line
+        .strip_prefix("listening on ")
+        .expect("listening line")
+        .to_owned();
+    Server {
+        child,
+        base,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl Server {
+    async fn get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn post(&self, path: &str) -> Value {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn kill_9_with_runs_in_flight_leaves_nothing_stuck() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+
+    // Make the external fallbacks hang so runs stay in flight.
+    let res = server
+        .http
+        .get(format!("{}/api/v1/config", server.base))
+        .send()
+        .await
+        .unwrap();
+    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+    let doc: Value = res.json().await.unwrap();
+    let mut config = doc["config"].clone();
+    config["providers"]["ollama-cloud"]["scripts"]["glm-5.1"] = json!("hang");
+    config["providers"]["openrouter"]["scripts"]["deepseek/deepseek-v3.2"] = json!("hang");
+    let put = server
+        .http
+        .put(format!("{}/api/v1/config", server.base))
+        .header("if-match", etag)
+        .json(&json!({"config": config, "message": "hang the fallbacks"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+
+    let mut in_flight = Vec::new();
+    for job in ["release-check", "builder-queue"] {
+        in_flight.push(
+            server.post(&format!("/api/v1/jobs/{job}/run")).await["runId"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let queued_behind = server.post("/api/v1/jobs/release-check/run").await["runId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Wait (on the API, not on a clock) until both are running.
+    for _ in 0..400 {
+        let page = server.get("/api/v1/runs?status=running").await;
+        if page["runs"].as_array().unwrap().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let before = server.get("/api/v1/runs?limit=500").await["runs"]
+        .as_array()
+        .unwrap()
+        .len();
+    let revisions = server.get("/api/v1/config/revisions").await;
+    assert_eq!(before, 3);
+
+    let mut child = server.child;
+    // SIGKILL: no graceful shutdown, no chance to close anything.
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let server = start(dir.path());
+    let running = server.get("/api/v1/runs?status=running").await;
+    assert_eq!(
+        running["runs"],
+        json!([]),
+        "nothing left running after the restart"
+    );
+    for run_id in &in_flight {
+        let detail = server
+            .get(&format!("/api/v1/runs/{}", run_id.replace(':', "%3A")))
+            .await;
+        assert_eq!(detail["run"]["status"], "error", "{detail:#}");
+        assert_eq!(detail["run"]["errorClass"], "abandoned");
+        assert!(
+            detail["run"]["error"].as_str().unwrap().contains("is gone"),
+            "{detail:#}"
+        );
+        assert!(
+            !detail["decisions"].as_array().unwrap().is_empty(),
+            "decisions recorded before the kill are kept"
+        );
+    }
+    let after = server.get("/api/v1/runs?limit=500").await["runs"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(after, before, "no run lost");
+    assert_eq!(
+        server.get("/api/v1/config/revisions").await,
+        revisions,
+        "no revision lost"
+    );
+    // The run that was queued behind the killed one starts (and hangs, as
+    // scripted): the reaper freed its lane.
+    let path = format!("/api/v1/runs/{}", queued_behind.replace(':', "%3A"));
+    for _ in 0..400 {
+        if server.get(&path).await["run"]["status"] == "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let behind = server.get(&path).await;
+    assert_eq!(behind["run"]["status"], "running");
+    let jobs = server.get("/api/v1/jobs").await;
+    for job in jobs.as_array().unwrap() {
+        let expected = if job["id"] == "release-check" {
+            behind["run"]["startedAtMs"].clone()
+        } else {
+            Value::Null
+        };
+        assert_eq!(job["state"]["runningAtMs"], expected, "{job:#}");
+        assert_eq!(
+            job["nextFires"].as_array().unwrap().len(),
+            5,
+            "{job:#}: schedulable"
+        );
+    }
+    let release = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["id"] == "release-check")
+        .unwrap();
+    assert_eq!(release["state"]["lastErrorClass"], "abandoned");
+    assert_eq!(release["state"]["consecutiveErrors"], 1);
+    let mut child = server.child;
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -54,6 +54,16 @@ pub mod ssr {
         })
     }
 
+    /// The scheduler, provided like the fleet.
+    pub fn scheduler() -> Result<std::sync::Arc<engine::scheduler::Scheduler>, AppError> {
+        use_context::<std::sync::Arc<engine::scheduler::Scheduler>>().ok_or_else(|| AppError {
+            code: "internal".into(),
+            message: "scheduler missing from context".into(),
+            details: Vec::new(),
+            current_hash: None,
+        })
+    }
+
     /// Who made a change. Until logins exist (DESIGN §8), every console change
     /// is attributed to the console itself.
     pub fn author() -> String {
@@ -181,4 +191,53 @@ pub async fn test_provider(
     Ok(ssr::router()?
         .test_model(&config, &format!("{provider}/{model}"))
         .await?)
+}
+
+/// The Jobs page: every job with its schedule, next fires and state.
+#[server(prefix = "/console/fn", endpoint = "jobs")]
+pub async fn get_jobs() -> Result<Vec<engine::runs::JobView>, AppError> {
+    Ok(ssr::scheduler()?.jobs().await?)
+}
+
+/// "Run now": queues `manual:<jobId>:<n>` and answers at once.
+#[server(prefix = "/console/fn", endpoint = "run_job")]
+pub async fn run_job(job: String) -> Result<engine::runs::Enqueued, AppError> {
+    Ok(ssr::scheduler()?.run_now(&job).await?)
+}
+
+/// The Runs page: filtered, newest first, one page at a time.
+#[server(prefix = "/console/fn", endpoint = "runs")]
+pub async fn get_runs(
+    agent: Option<String>,
+    job: Option<String>,
+    status: Option<String>,
+    class: Option<String>,
+    fallback: Option<String>,
+    before: Option<String>,
+) -> Result<engine::runs::RunPage, AppError> {
+    let fallback_used = match fallback.as_deref() {
+        Some("yes") => Some(true),
+        Some("no") => Some(false),
+        _ => None,
+    };
+    let filter = engine::store::RunFilter::parse(
+        agent,
+        job,
+        status.as_deref(),
+        class,
+        fallback_used,
+        before.as_deref(),
+        Some(50),
+    )?;
+    Ok(ssr::fleet()?.store().run_page(&filter).await?)
+}
+
+#[server(prefix = "/console/fn", endpoint = "run_detail")]
+pub async fn get_run(run: String) -> Result<engine::runs::RunDetail, AppError> {
+    Ok(ssr::scheduler()?.run_detail(&run).await?)
+}
+
+#[server(prefix = "/console/fn", endpoint = "cancel_run")]
+pub async fn cancel_run(run: String) -> Result<engine::runs::RunStatus, AppError> {
+    Ok(ssr::scheduler()?.cancel(&run).await?)
 }

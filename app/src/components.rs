@@ -198,3 +198,46 @@ mod tests {
         );
     }
 }
+
+/// A counter that ticks every `ms` once the page has hydrated; resources
+/// keyed on it refetch, which is how pages update live. Server rendering
+/// never ticks (effects run only in the browser).
+pub fn live_tick(ms: u64) -> RwSignal<u32> {
+    let tick = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        let handle = set_interval_with_handle(
+            move || tick.update(|n| *n = n.wrapping_add(1)),
+            std::time::Duration::from_millis(ms),
+        );
+        if let Ok(handle) = handle {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    tick
+}
+
+/// `1m 28s` from milliseconds.
+pub fn duration_text(ms: i64) -> String {
+    if ms < 1000 {
+        return format!("{} ms", ms.max(0));
+    }
+    let s = ms / 1000;
+    match (s / 3600, s % 3600 / 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m {s:02}s"),
+        (h, m, _) => format!("{h}h {m:02}m"),
+    }
+}
+
+/// A run status as a coloured badge.
+#[component]
+pub fn StatusBadge(status: engine::runs::RunStatus) -> impl IntoView {
+    use engine::runs::RunStatus::*;
+    let class = match status {
+        Ok => "badge ok",
+        Error | Timeout => "badge bad",
+        Running | Queued => "badge warn",
+        Cancelled | Skipped => "badge",
+    };
+    view! { <span class=class data-status=status.as_str()>{status.as_str()}</span> }
+}

@@ -50,6 +50,8 @@ pub fn App() -> impl IntoView {
                 </A>
                 <nav class="nav">
                     <A href="/">"Overview"</A>
+                    <A href="/jobs">"Jobs"</A>
+                    <A href="/runs">"Runs"</A>
                     <A href="/providers">"Providers"</A>
                     <A href="/config">"Config"</A>
                 </nav>
@@ -61,6 +63,9 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=pages::Overview ssr=SsrMode::Async/>
                     <Route path=StaticSegment("config") view=pages::ConfigPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("providers") view=pages::ProvidersPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("jobs") view=pages::JobsPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("runs") view=pages::RunsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("runs"), ParamSegment("id")) view=pages::RunPageView ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("agents"), ParamSegment("id")) view=pages::AgentPage ssr=SsrMode::Async/>
                 </Routes>
             </main>

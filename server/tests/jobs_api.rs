@@ -130,8 +130,9 @@ async fn run_now_falls_back_past_the_missing_codex_harness_and_records_everythin
     assert_eq!(page["runs"].as_array().unwrap().len(), 1);
 
     let (status, body) = server.get("/api/v1/runs?status=finished").await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 422, "{body}");
     assert!(body.contains("unknown runstatus `finished`"), "{body}");
+    assert!(body.contains("\"path\":\"status\""), "{body}");
     let (status, _) = server.post_json("/api/v1/jobs/nope/run", json!({})).await;
     assert_eq!(status, 404);
     let (status, body) = server

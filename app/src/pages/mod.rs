@@ -2,13 +2,17 @@
 
 mod agent;
 mod config;
+mod jobs;
 mod overview;
 mod providers;
+mod runs;
 
 pub use agent::AgentPage;
 pub use config::ConfigPage;
+pub use jobs::JobsPage;
 pub use overview::Overview;
 pub use providers::ProvidersPage;
+pub use runs::{RunPageView, RunsPage};
 
 use leptos::prelude::*;
 

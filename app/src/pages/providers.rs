@@ -10,7 +10,7 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 
 use crate::api::{get_providers, TestProvider};
-use crate::components::{format_utc, ErrorBanner};
+use crate::components::{duration_text, format_utc, live_tick, ErrorBanner};
 
 /// How often the page reloads its data after hydration.
 const REFRESH_MS: u64 = 2_000;
@@ -18,17 +18,7 @@ const REFRESH_MS: u64 = 2_000;
 #[component]
 pub fn ProvidersPage() -> impl IntoView {
     let test = ServerAction::<TestProvider>::new();
-    let tick = RwSignal::new(0u32);
-    // Effects run only in the browser: SSR renders one snapshot.
-    Effect::new(move |_| {
-        let handle = set_interval_with_handle(
-            move || tick.update(|n| *n = n.wrapping_add(1)),
-            std::time::Duration::from_millis(REFRESH_MS),
-        );
-        if let Ok(handle) = handle {
-            on_cleanup(move || handle.clear());
-        }
-    });
+    let tick = live_tick(REFRESH_MS);
     let data = Resource::new(
         move || (tick.get(), test.version().get()),
         |_| get_providers(),
@@ -77,16 +67,6 @@ fn health_badge(health: HealthState) -> (&'static str, &'static str) {
         HealthState::Healthy => ("badge ok", "healthy"),
         HealthState::Degraded => ("badge warn", "degraded"),
         HealthState::Down => ("badge bad", "down"),
-    }
-}
-
-/// `1m 28s` from milliseconds.
-fn duration_text(ms: i64) -> String {
-    let s = (ms.max(0) + 999) / 1000;
-    match (s / 3600, s % 3600 / 60, s % 60) {
-        (0, 0, s) => format!("{s}s"),
-        (0, m, s) => format!("{m}m {s:02}s"),
-        (h, m, _) => format!("{h}h {m:02}m"),
     }
 }
 

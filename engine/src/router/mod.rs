@@ -879,7 +879,15 @@ impl Walk<'_> {
         let requested = self.plan.requested.to_string();
         let candidate = c.model.to_string();
         let next = next.map(ToString::to_string);
-        let harness = match self.reach(c) {
+        // A skip names the harness the candidate would have had now; any
+        // other decision the harness it was attempted in (the Codex harness
+        // may have gone down since, which changes the current reach).
+        let reach = if d == Decision::SkipCandidate {
+            self.reach(c)
+        } else {
+            c.healthy
+        };
+        let harness = match reach {
             Reach::Runs(Harness::Codex) => "codex",
             Reach::Runs(Harness::Native) => "native",
             Reach::Skipped(_) => "none",

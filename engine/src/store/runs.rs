@@ -165,6 +165,45 @@ pub struct RunFilter {
     pub limit: i64,
 }
 
+impl RunFilter {
+    /// Builds a filter from query text (the API's and the console's), naming
+    /// the parameter that is wrong.
+    pub fn parse(
+        agent: Option<String>,
+        job: Option<String>,
+        status: Option<&str>,
+        class: Option<String>,
+        fallback_used: Option<bool>,
+        before: Option<&str>,
+        limit: Option<i64>,
+    ) -> Result<Self> {
+        let empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        let status = status
+            .filter(|s| !s.is_empty())
+            .map(str::parse::<RunStatus>)
+            .transpose()
+            .map_err(|e| Error::invalid("status", e))?;
+        let before = before
+            .filter(|s| !s.is_empty())
+            .map(|cursor| {
+                cursor
+                    .split_once('|')
+                    .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_owned())))
+                    .ok_or_else(|| Error::invalid("before", format!("`{cursor}` is not a page cursor (use `next` from the previous page)")))
+            })
+            .transpose()?;
+        Ok(RunFilter {
+            agent_id: empty(agent),
+            job_id: empty(job),
+            status,
+            error_class: empty(class),
+            fallback_used,
+            before,
+            limit: limit.unwrap_or(50).clamp(1, 500),
+        })
+    }
+}
+
 const JOB_STATE_COLUMNS: &str =
     "job_id, next_run_at_ms, running_at_ms, last_run_at_ms, last_status, \
      last_error, last_error_class, last_duration_ms, consecutive_errors";
@@ -485,6 +524,18 @@ impl Store {
             id: run_id.to_owned(),
         })?
         .try_into()
+    }
+
+    /// A page of runs and the cursor of the next one.
+    pub async fn run_page(&self, f: &RunFilter) -> Result<crate::runs::RunPage> {
+        let runs = self.runs(f).await?;
+        let next = (runs.len() as i64 == f.limit)
+            .then(|| {
+                runs.last()
+                    .map(|r| format!("{}|{}", r.queued_at_ms, r.run_id))
+            })
+            .flatten();
+        Ok(crate::runs::RunPage { runs, next })
     }
 
     /// Newest first, filtered, keyset-paginated (fast at any depth).

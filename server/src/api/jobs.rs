@@ -113,46 +113,16 @@ pub(super) async fn runs(
         path: "query",
         message: e.body_text(),
     })?;
-    let status = q
-        .status
-        .as_deref()
-        .map(str::parse::<RunStatus>)
-        .transpose()
-        .map_err(|message| ApiError::BadParam {
-            path: "status",
-            message,
-        })?;
-    let before = q
-        .before
-        .as_deref()
-        .map(|cursor| {
-            cursor
-                .split_once('|')
-                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_owned())))
-                .ok_or_else(|| ApiError::BadParam {
-                    path: "before",
-                    message: format!("`{cursor}` is not a page cursor from `next`"),
-                })
-        })
-        .transpose()?;
-    let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let filter = RunFilter {
-        agent_id: q.agent,
-        job_id: q.job,
-        status,
-        error_class: q.class,
-        fallback_used: q.fallback_used,
-        before,
-        limit,
-    };
-    let runs = state.fleet.store().runs(&filter).await?;
-    let next = (runs.len() as i64 == limit)
-        .then(|| {
-            runs.last()
-                .map(|r| format!("{}|{}", r.queued_at_ms, r.run_id))
-        })
-        .flatten();
-    Ok(Json(RunPage { runs, next }))
+    let filter = RunFilter::parse(
+        q.agent,
+        q.job,
+        q.status.as_deref(),
+        q.class,
+        q.fallback_used,
+        q.before.as_deref(),
+        q.limit,
+    )?;
+    Ok(Json(state.fleet.store().run_page(&filter).await?))
 }
 
 /// One run with its attempt timeline (the router's decisions) and transcript.

@@ -83,6 +83,16 @@ pub struct ServeArgs {
     /// Do not seed the demo fleet into an empty database.
     #[arg(long, env = "SWITCHYARD_NO_DEMO")]
     pub no_demo: bool,
+
+    /// How long a running run's claim holds without a heartbeat (ms); a run
+    /// whose server stops heartbeating is reaped by another replica after it.
+    /// Heartbeats go out every third of it.
+    #[arg(long, env = "SWITCHYARD_LEASE_MS", default_value_t = 30_000, value_parser = clap::value_parser!(i64).range(300..))]
+    pub lease_ms: i64,
+
+    /// Scheduled runs running at once across all agents and replicas.
+    #[arg(long, env = "SWITCHYARD_CRON_SLOTS", default_value_t = 4, value_parser = clap::value_parser!(i64).range(1..=1000))]
+    pub cron_slots: i64,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -109,6 +109,9 @@ pub async fn serve(
         clock,
         SchedulerSettings {
             workspaces: settings.data_dir.join("workspaces"),
+            lease_ms: settings.lease_ms,
+            heartbeat_every: std::time::Duration::from_millis((settings.lease_ms / 3) as u64),
+            cron_slots: settings.cron_slots,
             ..SchedulerSettings::default()
         },
     );

@@ -73,6 +73,8 @@ pub struct Settings {
     pub database: Database,
     pub site_root: PathBuf,
     pub seed_demo: bool,
+    pub lease_ms: i64,
+    pub cron_slots: i64,
 }
 
 impl Settings {
@@ -97,6 +99,8 @@ impl Settings {
             database,
             site_root,
             seed_demo: !args.no_demo,
+            lease_ms: args.lease_ms,
+            cron_slots: args.cron_slots,
         })
     }
 }

@@ -174,8 +174,15 @@ impl Scheduler {
         now: i64,
     ) -> Result<Option<String>> {
         let later = compiled.between(due, now, 10_000);
-        let new_next = compiled.next_after(now);
         let late = now - due > self.settings.missed_after_ms;
+        // A tick a little behind (load, a busy database) catches up fire by
+        // fire; only a real outage (beyond `missed_after_ms`) jumps ahead
+        // under the job's missed-fire policy.
+        let new_next = if late {
+            compiled.next_after(now)
+        } else {
+            compiled.next_after(due)
+        };
         let (scheduled_for, skip, note) = match (late, job.missed.unwrap_or_default()) {
             (false, _) => (due, false, None),
             (true, MissedPolicy::Skip) => {

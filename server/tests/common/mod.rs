@@ -24,6 +24,8 @@ impl TestServer {
             database: Database::Sqlite(data_dir.join("switchyard.db")),
             site_root: data_dir.join("site"),
             seed_demo: true,
+            lease_ms: 30_000,
+            cron_slots: 4,
         };
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(server::serve::serve(settings, listener, async {

@@ -1,0 +1,230 @@
+//! Three `switchyard serve` processes on one PostgreSQL database: over two
+//! thousand fires every fire is queued exactly once and run once, work is
+//! shared, and the runs of a replica killed with SIGKILL are reaped by the
+//! others once its lease runs out (DESIGN §5).
+
+use serde_json::{json, Value};
+use sqlx::postgres::PgPoolOptions;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn admin_url() -> String {
+    std::env::var("SWITCHYARD_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+fn start(url: &str, dir: &std::path::Path, name: &str) -> (Child, String) {
+    let data = dir.join(name);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--no-demo",
+            "--lease-ms",
+            "1500",
+            "--cron-slots",
+            "8",
+        ])
+        .arg("--database-url")
+        .arg(url)
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--site-root")
+        .arg(data.join("site"))
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let line = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    (
+        child,
+        line.strip_prefix("listening on ").unwrap().to_owned(),
+    )
+}
+
+/// Waits for `check` to hold, polling the database (the event we wait for
+/// is in there); gives up after `limit`.
+async fn until<F: std::future::Future<Output = bool>>(
+    limit: Duration,
+    mut check: impl FnMut() -> F,
+) {
+    let start = Instant::now();
+    while !check().await {
+        assert!(
+            start.elapsed() < limit,
+            "condition not reached within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn three_replicas_run_every_fire_exactly_once() {
+    let admin = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&admin_url())
+        .await
+        .expect("PostgreSQL for the replica test");
+    let db = format!("switchyard_replicas_{}", std::process::id());
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {db}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let url = format!("{}/{db}", admin_url().rsplit_once('/').unwrap().0);
+    let dir = tempfile::tempdir().unwrap();
+
+    let (a, base) = start(&url, dir.path(), "a");
+    // 200 jobs every second on a sim model, anchored a moment from now.
+    let anchor = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        + 2_000;
+    let jobs: Vec<Value> = (0..200)
+        .map(|i| json!({"id": format!("j{i:03}"), "agentId": format!("agent-{}", i % 20), "message": "tick",
+                        "schedule": {"kind": "every", "everyMs": 1000, "anchorMs": anchor}}))
+        .collect();
+    let entries: serde_json::Map<String, Value> =
+        (0..20).map(|i| (format!("agent-{i}"), json!({}))).collect();
+    let config = json!({
+        "providers": {"sim": {"kind": "sim", "models": ["ok"]}},
+        "agents": {"defaults": {"model": {"primary": "sim/ok"}, "embeddedHarness": {"runtime": "pi"}}, "entries": entries},
+        "cron": {"jobs": jobs}
+    });
+    let http = reqwest::Client::new();
+    let put = http
+        .put(format!("{base}/api/v1/config"))
+        .header("if-match", "\"\"")
+        .json(&json!({"config": config}))
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "{}", put.text().await.unwrap());
+    let (b, _) = start(&url, dir.path(), "b");
+    let (mut c, _) = start(&url, dir.path(), "c");
+
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await
+        .unwrap();
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    // Kill one replica with runs in flight once a thousand fires are in.
+    until(Duration::from_secs(60), || async {
+        count("SELECT COUNT(*) FROM run").await >= 1000
+    })
+    .await;
+    let c_pid = c.id();
+    c.kill().unwrap();
+    c.wait().unwrap();
+    until(Duration::from_secs(60), || async {
+        count("SELECT COUNT(*) FROM run").await >= 2200
+    })
+    .await;
+
+    // Stop firing, then let the survivors drain and reap.
+    let res = http
+        .get(format!("{base}/api/v1/config"))
+        .send()
+        .await
+        .unwrap();
+    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+    let mut doc: Value = res.json().await.unwrap();
+    for job in doc["config"]["cron"]["jobs"].as_array_mut().unwrap() {
+        job["enabled"] = json!(false);
+    }
+    let put = http
+        .put(format!("{base}/api/v1/config"))
+        .header("if-match", etag)
+        .json(&json!({"config": doc["config"]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success());
+    until(Duration::from_secs(60), || async {
+        count("SELECT COUNT(*) FROM run WHERE status IN ('queued', 'running')").await == 0
+    })
+    .await;
+
+    // Every fire exactly once: per job, the fires form an unbroken series
+    // from the anchor, each with exactly one run.
+    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT job_id, COUNT(*), MIN(scheduled_for_ms), MAX(scheduled_for_ms) FROM run GROUP BY job_id ORDER BY job_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 200);
+    let mut fires = 0;
+    for (job, n, first, last) in &rows {
+        assert_eq!(*first, anchor, "{job} started at the anchor");
+        assert_eq!(
+            *n,
+            (last - first) / 1000 + 1,
+            "{job}: no fire missing, none twice"
+        );
+        fires += n;
+    }
+    let by_status: Vec<(String, Option<String>, i64)> =
+        sqlx::query_as("SELECT status, error_class, COUNT(*) FROM run GROUP BY status, error_class ORDER BY 3 DESC")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let owners: Vec<(Option<String>, i64)> =
+        sqlx::query_as("SELECT owner, COUNT(*) FROM run GROUP BY owner")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    eprintln!("fires {fires}; by status {by_status:?}; by owner {owners:?}");
+    for (status, class, n) in &by_status {
+        let reaped = status == "error" && class.as_deref() == Some("abandoned");
+        assert!(
+            status == "ok" || reaped,
+            "unexpected {status}/{class:?} × {n}"
+        );
+    }
+    let c_owned: i64 = owners
+        .iter()
+        .filter(|(o, _)| {
+            o.as_deref()
+                .is_some_and(|o| o.split(':').nth(1) == Some(&c_pid.to_string()))
+        })
+        .map(|(_, n)| n)
+        .sum();
+    assert!(c_owned > 0, "the killed replica had done work");
+    assert!(
+        owners.iter().filter(|(o, _)| o.is_some()).count() >= 3,
+        "all three replicas ran fires"
+    );
+    let stuck: i64 = count("SELECT COUNT(*) FROM job_state WHERE running_at_ms IS NOT NULL").await;
+    assert_eq!(stuck, 0, "no job left marked running");
+
+    for mut child in [a, b] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    pool.close().await;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+}

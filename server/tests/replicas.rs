@@ -14,7 +14,18 @@ fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
-fn start(url: &str, dir: &std::path::Path, name: &str) -> (Child, String) {
+/// Kills the process when dropped, so a failing test leaves no server
+/// behind holding database connections.
+struct Replica(Child);
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(url: &str, dir: &std::path::Path, name: &str) -> (Replica, String) {
     let data = dir.join(name);
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .args([
@@ -44,7 +55,7 @@ fn start(url: &str, dir: &std::path::Path, name: &str) -> (Child, String) {
         .unwrap()
         .unwrap();
     (
-        child,
+        Replica(child),
         line.strip_prefix("listening on ").unwrap().to_owned(),
     )
 }
@@ -85,20 +96,21 @@ async fn three_replicas_run_every_fire_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
 
     let (a, base) = start(&url, dir.path(), "a");
-    // 200 jobs every second on a sim model, anchored a moment from now.
+    // 60 jobs every second on a sim model that streams for ~0.1 s (so a
+    // killed replica has runs in flight), anchored a moment from now.
     let anchor = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64
         + 2_000;
-    let jobs: Vec<Value> = (0..200)
+    let jobs: Vec<Value> = (0..60)
         .map(|i| json!({"id": format!("j{i:03}"), "agentId": format!("agent-{}", i % 20), "message": "tick",
                         "schedule": {"kind": "every", "everyMs": 1000, "anchorMs": anchor}}))
         .collect();
     let entries: serde_json::Map<String, Value> =
         (0..20).map(|i| (format!("agent-{i}"), json!({}))).collect();
     let config = json!({
-        "providers": {"sim": {"kind": "sim", "models": ["ok"]}},
+        "providers": {"sim": {"kind": "sim", "models": ["ok"], "scripts": {"ok": "slow(30)"}}},
         "agents": {"defaults": {"model": {"primary": "sim/ok"}, "embeddedHarness": {"runtime": "pi"}}, "entries": entries},
         "cron": {"jobs": jobs}
     });
@@ -133,9 +145,22 @@ async fn three_replicas_run_every_fire_exactly_once() {
         count("SELECT COUNT(*) FROM run").await >= 1000
     })
     .await;
-    let c_pid = c.id();
-    c.kill().unwrap();
-    c.wait().unwrap();
+    let c_pid = c.0.id();
+    let c_running =
+        format!("SELECT COUNT(*) FROM run WHERE status = 'running' AND owner LIKE '%:{c_pid}:%'");
+    until(Duration::from_secs(60), || {
+        let (pool, sql) = (pool.clone(), c_running.clone());
+        async move {
+            sqlx::query_scalar::<_, i64>(&sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                > 0
+        }
+    })
+    .await;
+    c.0.kill().unwrap();
+    c.0.wait().unwrap();
     until(Duration::from_secs(60), || async {
         count("SELECT COUNT(*) FROM run").await >= 2200
     })
@@ -173,7 +198,7 @@ async fn three_replicas_run_every_fire_exactly_once() {
     .fetch_all(&pool)
     .await
     .unwrap();
-    assert_eq!(rows.len(), 200);
+    assert_eq!(rows.len(), 60);
     let mut fires = 0;
     for (job, n, first, last) in &rows {
         assert_eq!(*first, anchor, "{job} started at the anchor");
@@ -211,6 +236,15 @@ async fn three_replicas_run_every_fire_exactly_once() {
         .map(|(_, n)| n)
         .sum();
     assert!(c_owned > 0, "the killed replica had done work");
+    let reaped: i64 = by_status
+        .iter()
+        .filter(|(s, c, _)| s == "error" && c.as_deref() == Some("abandoned"))
+        .map(|(_, _, n)| n)
+        .sum();
+    assert!(
+        reaped > 0,
+        "the killed replica's runs in flight were reaped by the others"
+    );
     assert!(
         owners.iter().filter(|(o, _)| o.is_some()).count() >= 3,
         "all three replicas ran fires"
@@ -218,10 +252,7 @@ async fn three_replicas_run_every_fire_exactly_once() {
     let stuck: i64 = count("SELECT COUNT(*) FROM job_state WHERE running_at_ms IS NOT NULL").await;
     assert_eq!(stuck, 0, "no job left marked running");
 
-    for mut child in [a, b] {
-        child.kill().unwrap();
-        child.wait().unwrap();
-    }
+    drop((a, b));
     pool.close().await;
     sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
         .execute(&admin)

@@ -246,3 +246,75 @@ async fn sim_provider_serves_the_scripts_it_is_given() {
         text(&bad)
     );
 }
+
+/// `switchyard cron …` against a running server: force-run answers at once
+/// with the run id, history shows the seed's fields, enable/disable and
+/// cancel name what is wrong when they cannot act.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cron_verbs_talk_to_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let url = server.base.clone();
+    let cli = |args: Vec<String>| {
+        let url = url.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                switchyard(&args, Some(&url))
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let args = |s: &str| s.split(' ').map(str::to_owned).collect::<Vec<_>>();
+
+    let out = cli(args("cron run release-check")).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        r#"{"enqueued":true,"ok":true,"runId":"manual:release-check:1"}"#
+    );
+    let out = cli(args("cron list")).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let listing = text(&out);
+    for job in [
+        "ceo-daily-briefing",
+        "builder-queue",
+        "release-check",
+        "qa-regression",
+    ] {
+        assert!(listing.contains(job), "{listing}");
+    }
+    assert!(listing.contains("every 3 minutes"), "{listing}");
+
+    // Wait (on the API) for the run to end, then read the history.
+    for _ in 0..400 {
+        let page = server.get_json("/api/v1/runs?job=release-check").await;
+        if page["runs"][0]["status"] != "queued" && page["runs"][0]["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let out = cli(args("cron runs --id release-check")).await;
+    let history = text(&out);
+    assert!(
+        history.contains(r#""runId":"manual:release-check:1""#),
+        "{history}"
+    );
+    assert!(history.contains(r#""status":"ok""#), "{history}");
+    assert!(history.contains(r#""durationMs":"#), "{history}");
+    assert!(history.contains(r#"{"consecutiveErrors":0}"#), "{history}");
+
+    let out = cli(args("cron disable qa-regression")).await;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        r#"{"enabled":false,"jobId":"qa-regression"}"#
+    );
+    let out = cli(args("cron enable nope")).await;
+    assert!(!out.status.success());
+    assert!(text(&out).contains("404"), "{}", text(&out));
+    let out = cli(args("cron cancel manual:release-check:1")).await;
+    assert!(!out.status.success());
+    assert!(text(&out).contains("already ended (ok)"), "{}", text(&out));
+    server.stop().await;
+}

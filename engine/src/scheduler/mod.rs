@@ -21,12 +21,12 @@ use crate::agent::exec::ExecLimits;
 use crate::agent::workspace::Workspace;
 use crate::agent::{run_native, NativeRun, RunEnd as NativeEnd};
 use crate::clock::SharedClock;
-use crate::config::{Config, Job, MissedPolicy};
+use crate::config::{Job, MissedPolicy};
 use crate::failure::FailureClass;
 use crate::fleet::Fleet;
 use crate::router::{CallContext, Plan, Router};
 use crate::runs::{Enqueued, JobState, JobView, RunDetail, RunRecord, RunStatus, Trigger};
-use crate::store::{NewRun, RunEnd, Store};
+use crate::store::{Fire, NewRun, RunEnd, Store};
 use crate::{Error, Result};
 use schedule::Compiled;
 
@@ -132,7 +132,7 @@ impl Scheduler {
             .into_iter()
             .map(|s| (s.job_id, s.next_run_at_ms))
             .collect();
-        let mut fired = Vec::new();
+        let mut due = Vec::new();
         for job in &config.cron.jobs {
             // An `every` without an anchor counts from when the scheduler
             // first saw the job, then from each fire: its rhythm survives
@@ -151,11 +151,32 @@ impl Scheduler {
                     .await?;
                 continue;
             };
-            let Some(next) = *next else { continue };
-            if next > now || !job.enabled {
-                continue;
+            match *next {
+                Some(next) if next <= now && job.enabled => {
+                    due.push(self.plan_fire(job, &compiled, next, now))
+                }
+                _ => {}
             }
-            if let Some(run_id) = self.fire(&config, job, &compiled, next, now).await? {
+        }
+        let mut fired = Vec::new();
+        // Thousands of jobs can come due in the same second: claim them in
+        // few transactions rather than one each.
+        for chunk in due.chunks(FIRE_BATCH) {
+            let fires: Vec<Fire<'_>> = chunk.iter().map(PlannedFire::as_fire).collect();
+            let claimed = self.store().fire_many(&fires).await?;
+            for (plan, run_id) in chunk.iter().zip(claimed) {
+                let Some(run_id) = run_id else { continue };
+                if let Some(note) = &plan.note {
+                    tracing::warn!(job = %plan.job_id, run_id = %run_id, "{note}");
+                }
+                self.emit(
+                    &run_id,
+                    if plan.skip {
+                        RunStatus::Skipped
+                    } else {
+                        RunStatus::Queued
+                    },
+                );
                 fired.push(run_id);
             }
         }
@@ -165,71 +186,57 @@ impl Scheduler {
         Ok(fired)
     }
 
-    async fn fire(
-        &self,
-        config: &Config,
-        job: &Job,
-        compiled: &Compiled,
-        due: i64,
-        now: i64,
-    ) -> Result<Option<String>> {
-        let later = compiled.between(due, now, 10_000);
+    /// What to record for a due fire, applying the missed-fire policy.
+    fn plan_fire(&self, job: &Job, compiled: &Compiled, due: i64, now: i64) -> PlannedFire {
         let late = now - due > self.settings.missed_after_ms;
         // A tick a little behind (load, a busy database) catches up fire by
         // fire; only a real outage (beyond `missed_after_ms`) jumps ahead
         // under the job's missed-fire policy.
-        let new_next = if late {
+        let next_run_at_ms = if late {
             compiled.next_after(now)
         } else {
             compiled.next_after(due)
         };
-        let (scheduled_for, skip, note) = match (late, job.missed.unwrap_or_default()) {
-            (false, _) => (due, false, None),
-            (true, MissedPolicy::Skip) => {
-                let n = 1 + later.len();
-                let note = format!(
-                    "{n} fire(s) from {} to {} missed while the server was down; skipped (missed: skip)",
-                    crate::router::format_ms(due),
-                    crate::router::format_ms(*later.last().unwrap_or(&due))
-                );
-                (due, true, Some(note))
-            }
-            (true, MissedPolicy::RunOnce) => {
-                let n = 1 + later.len();
-                let latest = *later.last().unwrap_or(&due);
-                let note = format!(
-                    "{n} fire(s) from {} to {} missed while the server was down; running once for the latest (missed: run_once)",
-                    crate::router::format_ms(due),
-                    crate::router::format_ms(latest)
-                );
-                (latest, false, Some(note))
+        let missed = |action: &str, last: i64, n: usize| {
+            format!(
+                "{n} fire(s) from {} to {} missed while the server was down; {action}",
+                crate::router::format_ms(due),
+                crate::router::format_ms(last)
+            )
+        };
+        let (scheduled_for_ms, skip, note) = if !late {
+            (due, false, None)
+        } else {
+            let later = compiled.between(due, now, 10_000);
+            let latest = *later.last().unwrap_or(&due);
+            let n = 1 + later.len();
+            match job.missed.unwrap_or_default() {
+                MissedPolicy::Skip => {
+                    (due, true, Some(missed("skipped (missed: skip)", latest, n)))
+                }
+                MissedPolicy::RunOnce => (
+                    latest,
+                    false,
+                    Some(missed(
+                        "running once for the latest (missed: run_once)",
+                        latest,
+                        n,
+                    )),
+                ),
             }
         };
-        let lane = lane_of(job);
-        let run = NewRun {
-            job_id: &job.id,
-            agent_id: job.agent_id.as_str(),
-            lane: &lane,
+        PlannedFire {
+            job_id: job.id.clone(),
+            agent_id: job.agent_id.to_string(),
+            lane: lane_of(job),
             queued_at_ms: now,
-            deadline_ms: Some(now + self.timeout_ms(job)),
-        };
-        let fired = self
-            .store()
-            .fire(&run, due, scheduled_for, new_next, skip, note.as_deref())
-            .await?;
-        if let Some(run_id) = &fired {
-            let status = if skip {
-                RunStatus::Skipped
-            } else {
-                RunStatus::Queued
-            };
-            if let Some(note) = &note {
-                tracing::warn!(job = %job.id, run_id = %run_id, "{note}");
-            }
-            self.emit(run_id, status);
+            deadline_ms: now + self.timeout_ms(job),
+            expected_next: due,
+            scheduled_for_ms,
+            next_run_at_ms,
+            skip,
+            note,
         }
-        let _ = config;
-        Ok(fired)
     }
 
     fn timeout_ms(&self, job: &Job) -> i64 {
@@ -604,6 +611,42 @@ impl Scheduler {
             .and_then(|states| states.iter().filter_map(|s| s.next_run_at_ms).min());
         let ms = next.map_or(1000, |n| (n - now).clamp(0, 1000));
         Duration::from_millis(ms as u64)
+    }
+}
+
+/// Fires claimed per transaction.
+const FIRE_BATCH: usize = 500;
+
+/// A due fire, decided and ready to claim.
+struct PlannedFire {
+    job_id: String,
+    agent_id: String,
+    lane: String,
+    queued_at_ms: i64,
+    deadline_ms: i64,
+    expected_next: i64,
+    scheduled_for_ms: i64,
+    next_run_at_ms: Option<i64>,
+    skip: bool,
+    note: Option<String>,
+}
+
+impl PlannedFire {
+    fn as_fire(&self) -> Fire<'_> {
+        Fire {
+            run: NewRun {
+                job_id: &self.job_id,
+                agent_id: &self.agent_id,
+                lane: &self.lane,
+                queued_at_ms: self.queued_at_ms,
+                deadline_ms: Some(self.deadline_ms),
+            },
+            expected_next: self.expected_next,
+            scheduled_for_ms: self.scheduled_for_ms,
+            next_run_at_ms: self.next_run_at_ms,
+            skip: self.skip,
+            note: self.note.clone(),
+        }
     }
 }
 

@@ -138,6 +138,16 @@ pub struct NewRun<'a> {
     pub deadline_ms: Option<i64>,
 }
 
+/// One due fire to claim (see [`Store::fire_many`]).
+pub struct Fire<'a> {
+    pub run: NewRun<'a>,
+    pub expected_next: i64,
+    pub scheduled_for_ms: i64,
+    pub next_run_at_ms: Option<i64>,
+    pub skip: bool,
+    pub note: Option<String>,
+}
+
 /// How a run ended.
 pub struct RunEnd<'a> {
     pub status: RunStatus,
@@ -254,57 +264,48 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Claims the job's fire — its stored `next_run_at_ms` equal to
-    /// `expected_next` — as the run for `scheduled_for_ms`: queued, or
-    /// `skipped` when `skip` is set. `note` says why (missed fires). Exactly
-    /// one caller across all replicas gets `Some(run_id)`: the compare-and-set
-    /// on `next_run_at_ms` and `UNIQUE(job_id, scheduled_for_ms)` both guard it.
-    pub async fn fire(
-        &self,
-        run: &NewRun<'_>,
-        expected_next: i64,
-        scheduled_for_ms: i64,
-        next_run_at_ms: Option<i64>,
-        skip: bool,
-        note: Option<&str>,
-    ) -> Result<Option<String>> {
-        let run_id = format!("cron:{}:{scheduled_for_ms}", run.job_id);
-        let status = if skip {
-            RunStatus::Skipped
-        } else {
-            RunStatus::Queued
-        };
+    /// Claims due fires in one transaction (a tick may fire thousands).
+    /// For each: a compare-and-set of the job's stored `next_run_at_ms` from
+    /// `expected_next` to `next_run_at_ms`, then its run for
+    /// `scheduled_for_ms` — queued, or `skipped` with its `note`. Exactly one
+    /// caller across all replicas gets `Some(run_id)` for a fire: the
+    /// compare-and-set and `UNIQUE(job_id, scheduled_for_ms)` both guard it;
+    /// a fire someone else took is `None` and leaves nothing behind.
+    pub async fn fire_many(&self, fires: &[Fire<'_>]) -> Result<Vec<Option<String>>> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let moved = sqlx::query(
-                "UPDATE job_state SET next_run_at_ms = $3, updated_at_ms = $4 \
-                 WHERE job_id = $1 AND next_run_at_ms = $2")
-                .bind(run.job_id).bind(expected_next).bind(next_run_at_ms).bind(run.queued_at_ms)
-                .execute(&mut *tx).await?.rows_affected();
-            if moved != 1 {
-                // Roll back explicitly: a dropped transaction's rollback is
-                // deferred, and its row locks would outlive this call.
-                tx.rollback().await?;
-                return Ok(None);
-            }
-            let (ahead,): (i64,) = sqlx::query_as(
-                "SELECT COUNT(*) FROM run WHERE lane = $1 AND status IN ('queued', 'running')")
-                .bind(run.lane).fetch_one(&mut *tx).await?;
-            let inserted = sqlx::query(
-                "INSERT INTO run (run_id, job_id, agent_id, trigger, scheduled_for_ms, status, queued_at_ms, \
-                 deadline_ms, lane, queue_ahead, note, finished_at_ms) \
-                 VALUES ($1, $2, $3, 'cron', $4, $5, $6, $7, $8, $9, $10, $11) \
-                 ON CONFLICT DO NOTHING")
-                .bind(&run_id).bind(run.job_id).bind(run.agent_id).bind(scheduled_for_ms)
-                .bind(status.as_str()).bind(run.queued_at_ms).bind(run.deadline_ms).bind(run.lane)
-                .bind(ahead).bind(note).bind(skip.then_some(run.queued_at_ms))
-                .execute(&mut *tx).await?.rows_affected();
-            if inserted != 1 {
-                tx.rollback().await?;
-                return Ok(None);
+            let mut out = Vec::with_capacity(fires.len());
+            for f in fires {
+                let run = &f.run;
+                let moved = sqlx::query(
+                    "UPDATE job_state SET next_run_at_ms = $3, updated_at_ms = $4 \
+                     WHERE job_id = $1 AND next_run_at_ms = $2")
+                    .bind(run.job_id).bind(f.expected_next).bind(f.next_run_at_ms).bind(run.queued_at_ms)
+                    .execute(&mut *tx).await?.rows_affected();
+                if moved != 1 {
+                    out.push(None);
+                    continue;
+                }
+                let run_id = format!("cron:{}:{}", run.job_id, f.scheduled_for_ms);
+                let status = if f.skip { RunStatus::Skipped } else { RunStatus::Queued };
+                let (ahead,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM run WHERE lane = $1 AND status IN ('queued', 'running')")
+                    .bind(run.lane).fetch_one(&mut *tx).await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO run (run_id, job_id, agent_id, trigger, scheduled_for_ms, status, queued_at_ms, \
+                     deadline_ms, lane, queue_ahead, note, finished_at_ms) \
+                     VALUES ($1, $2, $3, 'cron', $4, $5, $6, $7, $8, $9, $10, $11) \
+                     ON CONFLICT DO NOTHING")
+                    .bind(&run_id).bind(run.job_id).bind(run.agent_id).bind(f.scheduled_for_ms)
+                    .bind(status.as_str()).bind(run.queued_at_ms).bind(run.deadline_ms).bind(run.lane)
+                    .bind(ahead).bind(f.note.as_deref()).bind(f.skip.then_some(run.queued_at_ms))
+                    .execute(&mut *tx).await?.rows_affected();
+                // Not inserted: the fire already has its run (another
+                // replica); moving the job on past it is still right.
+                out.push((inserted == 1).then_some(run_id));
             }
             tx.commit().await?;
-            Ok(Some(run_id))
+            Ok(out)
         })
     }
 

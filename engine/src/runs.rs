@@ -158,6 +158,8 @@ pub struct RunDetail {
     pub run: RunRecord,
     /// The router's decisions, in order: the attempt timeline.
     pub decisions: Vec<crate::health::DecisionRow>,
+    /// Log lines that named this run, in order.
+    pub logs: Vec<RunLogLine>,
     /// `{seq, atMs, kind, body}` entries, in order.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub transcript: Vec<serde_json::Value>,
@@ -170,4 +172,15 @@ pub struct RunDetail {
 pub struct RunPage {
     pub runs: Vec<RunRecord>,
     pub next: Option<String>,
+}
+
+/// One log line about a run.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunLogLine {
+    pub run_id: String,
+    pub at_ms: i64,
+    pub level: String,
+    pub line: String,
 }

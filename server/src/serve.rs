@@ -77,6 +77,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store = open_store(&settings.database).await?;
+    crate::telemetry::spawn_run_log_writer(store.clone());
     let clock: engine::clock::SharedClock = Arc::new(engine::clock::SystemClock);
     let fleet = Fleet::new(store.clone(), clock.clone());
     // The in-process sim serves `kind: sim` providers (the demo fleet's): on

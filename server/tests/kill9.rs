@@ -159,6 +159,30 @@ async fn kill_9_with_runs_in_flight_leaves_nothing_stuck() {
             "decisions recorded before the kill are kept"
         );
     }
+    // The run's page shows the log lines that named it, the reaper's too.
+    let path = format!("/api/v1/runs/{}", in_flight[0].replace(':', "%3A"));
+    let mut logs = Value::Null;
+    for _ in 0..400 {
+        logs = server.get(&path).await["logs"].clone();
+        if logs
+            .to_string()
+            .contains("reaped a run whose owner is gone")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(
+        logs.to_string()
+            .contains("reaped a run whose owner is gone"),
+        "{logs:#}"
+    );
+    assert!(
+        logs.to_string().contains(
+            "[model-fallback/decision] model fallback decision: decision=candidate_failed"
+        ),
+        "{logs:#}"
+    );
     let after = server.get("/api/v1/runs?limit=500").await["runs"]
         .as_array()
         .unwrap()

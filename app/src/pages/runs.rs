@@ -167,6 +167,7 @@ fn RunView(detail: RunDetail, cancel: ServerAction<CancelRun>) -> impl IntoView 
     let RunDetail {
         run,
         decisions,
+        logs,
         transcript,
     } = detail;
     let cancellable = !run.status.is_final();
@@ -220,6 +221,14 @@ fn RunView(detail: RunDetail, cancel: ServerAction<CancelRun>) -> impl IntoView 
                     }).collect_view()}
                 </tbody>
             </table>
+        </section>
+        <section class="card">
+            <header class="card-head"><h2>"Log"</h2><span class="muted">"lines that named this run"</span></header>
+            <ol class="transcript run-log">
+                {logs.into_iter().map(|l| view! {
+                    <li><span class="kind">{l.level}</span> <pre>{format_utc(l.at_ms)} " " {l.line}</pre></li>
+                }).collect_view()}
+            </ol>
         </section>
         <section class="card">
             <header class="card-head"><h2>"Transcript"</h2></header>

@@ -509,6 +509,7 @@ impl Scheduler {
         Ok(RunDetail {
             run: store.run(run_id).await?,
             decisions: store.run_decisions(run_id).await?,
+            logs: store.run_logs(run_id).await?,
             transcript: store
                 .transcript(run_id)
                 .await?

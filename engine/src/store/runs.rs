@@ -500,6 +500,38 @@ impl Store {
         Ok(reaped)
     }
 
+    /// Appends log lines (written in batches by the server's log layer).
+    pub async fn append_run_logs(&self, lines: &[crate::runs::RunLogLine]) -> Result<()> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for l in lines {
+                sqlx::query("INSERT INTO run_log (run_id, at_ms, level, line) VALUES ($1, $2, $3, $4)")
+                    .bind(&l.run_id).bind(l.at_ms).bind(&l.level).bind(&l.line)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    pub async fn run_logs(&self, run_id: &str) -> Result<Vec<crate::runs::RunLogLine>> {
+        let rows: Vec<(String, i64, String, String)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT run_id, at_ms, level, line FROM run_log WHERE run_id = $1 ORDER BY log_id LIMIT 2000")
+            .bind(run_id).fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(run_id, at_ms, level, line)| crate::runs::RunLogLine {
+                run_id,
+                at_ms,
+                level,
+                line,
+            })
+            .collect())
+    }
+
     /// Queued or running runs per job.
     pub async fn busy_by_job(&self) -> Result<std::collections::HashMap<String, i64>> {
         let rows: Vec<(String, i64)> = with_pool!(self, pool => sqlx::query_as(

@@ -7,9 +7,12 @@
 //! real time but starts wherever the bench puts it, so the fire comes 1.5 s
 //! after the loop starts instead of at the next real minute. A fire's
 //! lateness is the moment its `RunEvent::Queued` arrives (emitted right
-//! after the fire's transaction commits) minus its `scheduled_for_ms`: the
-//! stored `queued_at_ms` cannot be used, the tick reads `now` once before its
-//! first fire and stamps every run with it.
+//! after the transaction holding the fire commits) minus its
+//! `scheduled_for_ms`: the stored `queued_at_ms` cannot be used, the tick
+//! reads `now` once before its first fire and stamps every run with it.
+//! After the tick the loop dispatches for `DRAIN_WINDOW`; then the bench
+//! cancels it and, if it does not stop, cancels the queued backlog with one
+//! UPDATE of its own so it need not wait for 10,000 runs.
 //!
 //! Part 2 bulk-loads 1,000,000 runs (50 agents, 10,000 jobs, 30 days) with
 //! one `INSERT … SELECT` per 100,000 rows on a second connection, then times
@@ -39,6 +42,8 @@ const EVERY_MS: i64 = 60_000;
 const LEAD_MS: i64 = 1_500;
 /// How long the loop keeps dispatching after the last fire is queued.
 const DRAIN_WINDOW: Duration = Duration::from_secs(5);
+/// How long the loop gets to honour its stop token.
+const STOP_GRACE: Duration = Duration::from_secs(2);
 /// Idle ticks timed (nothing due).
 const IDLE_TICKS: usize = 20;
 
@@ -138,6 +143,19 @@ fn once(d: Duration) -> Stats {
 
 fn us(v: i64) -> Duration {
     Duration::from_micros(u64::try_from(v).unwrap_or(0))
+}
+
+/// `10000` as `10,000`.
+fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn ms(d: Duration) -> f64 {
@@ -286,8 +304,15 @@ struct Observed {
     lagged: u64,
 }
 
-async fn fire_storm(db: Db, store: Store, sim: &Arc<SimProvider>, dir: &std::path::Path) {
+async fn fire_storm(
+    db: Db,
+    store: Store,
+    target: &Target,
+    sim: &Arc<SimProvider>,
+    dir: &std::path::Path,
+) {
     let name = db.name();
+    let jobs = grouped(JOBS);
     let clock = Arc::new(ShiftedClock::default());
     let shared: SharedClock = clock.clone();
     // A whole minute a day ahead: the set-up runs well before it.
@@ -323,7 +348,7 @@ async fn fire_storm(db: Db, store: Store, sim: &Arc<SimProvider>, dir: &std::pat
     assert_eq!(states.len(), JOBS);
     assert!(states.iter().all(|s| s.next_run_at_ms == Some(t_ms)));
     row(
-        &format!("{name}: first tick, {JOBS} new jobs (creates job_state rows)"),
+        &format!("{name}: first tick, {jobs} new jobs (creates job_state rows)"),
         &once(first_tick),
         "once per new job; one INSERT each, no transaction around them",
     );
@@ -342,10 +367,10 @@ async fn fire_storm(db: Db, store: Store, sim: &Arc<SimProvider>, dir: &std::pat
     }
     let states_read = t.elapsed() / IDLE_TICKS as u32;
     row(
-        &format!("{name}: tick with nothing due, {JOBS} jobs"),
+        &format!("{name}: tick with nothing due, {jobs} jobs"),
         &stats(idle),
         &format!(
-            "read + parse config, read {JOBS} job_state rows ({:.1} ms of it); the loop's pause reads them again",
+            "read + parse config, read {jobs} job_state rows ({:.1} ms of it); the loop's pause reads them again",
             ms(states_read)
         ),
     );
@@ -389,7 +414,7 @@ async fn fire_storm(db: Db, store: Store, sim: &Arc<SimProvider>, dir: &std::pat
     };
     clock.set_ms(t_ms - LEAD_MS);
     let stop = CancellationToken::new();
-    let looping = scheduler.spawn(stop.clone());
+    let mut looping = scheduler.spawn(stop.clone());
     tokio::time::sleep(Duration::from_millis((LEAD_MS - 20) as u64)).await;
     let cpu_before = cpu_time();
     let before_t_us = t_ms * 1_000 - clock.now_us();
@@ -400,11 +425,39 @@ async fn fire_storm(db: Db, store: Store, sim: &Arc<SimProvider>, dir: &std::pat
     let cpu = cpu_time() - cpu_before;
     let all_queued_at = Instant::now();
     tokio::time::sleep(DRAIN_WINDOW).await;
+    // Stop the loop. While runs keep finishing, `dispatch` keeps finding
+    // startable ones and the loop never gets back to its `select!`; the
+    // backlog is then cancelled behind its back (one UPDATE on the bench's
+    // own connection) so the bench does not wait for all 10,000 to run.
+    let stop_at = Instant::now();
+    let stop_at_us = clock.now_us();
     stop.cancel();
-    looping.await.expect("scheduler loop");
+    let mut cleared = None;
+    let mut cleared_at = stop_at;
+    match tokio::time::timeout(STOP_GRACE, &mut looping).await {
+        Ok(joined) => joined.expect("scheduler loop"),
+        Err(_) => {
+            let now = clock.now_ms();
+            cleared = Some(
+                side_exec(
+                    target,
+                    &[format!(
+                        "UPDATE run SET status = 'cancelled', finished_at_ms = {now}, \
+                         error = 'bench: backlog cleared', error_class = 'cancelled' \
+                         WHERE status = 'queued'"
+                    )],
+                )
+                .await[0],
+            );
+            cleared_at = Instant::now();
+            looping.await.expect("scheduler loop");
+        }
+    }
+    let stop_latency = stop_at.elapsed();
+    let after_clear = cleared_at.elapsed();
     observer_stop.cancel();
     let seen = observer.await.expect("observer");
-    let drain_window = all_queued_at.elapsed();
+    let drain_window = stop_at - all_queued_at;
     // Let runs still executing finish before the store is read.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -443,7 +496,7 @@ async fn fire_storm(db: Db, store: Store, sim: &Arc<SimProvider>, dir: &std::pat
         String::new()
     };
     row(
-        &format!("{name}: fire lateness, {JOBS} due at once (T → run queued)"),
+        &format!("{name}: fire lateness, {jobs} due at once (T → run queued)"),
         &s,
         &format!(
             "max {:.0} ms, first {:.1} ms; target p99 < 100 ms: {verdict}{lagged}",
@@ -452,7 +505,7 @@ async fn fire_storm(db: Db, store: Store, sim: &Arc<SimProvider>, dir: &std::pat
         ),
     );
     row(
-        &format!("{name}: tick wall time, {JOBS} due fires (T → last queued)"),
+        &format!("{name}: tick wall time, {jobs} due fires (T → last queued)"),
         &once(last),
         &format!(
             "{:.0} fires/s; first {k} fires {:.0} ms, last {k} {:.0} ms; process CPU {:.2} s = {:.0} µs/fire",
@@ -498,15 +551,16 @@ async fn fire_storm(db: Db, store: Store, sim: &Arc<SimProvider>, dir: &std::pat
     let durations: Vec<Duration> = seen
         .finished
         .iter()
+        .filter(|(_, end)| *end <= stop_at_us)
         .filter_map(|(id, end)| seen.started.get(id).map(|start| us(end - start)))
         .collect();
     let done = durations.len();
     if done > 0 {
         row(
-            &format!("{name}: cron lane drain, spawned loop, cron_slots 4 (run start → end)"),
+            &format!("{name}: backlog drain after the tick (run start → end)"),
             &stats(durations),
             &format!(
-                "{done} runs finished in the {:.1} s after the tick = {:.1} runs/s",
+                "spawned loop, cron_slots 4: {done} runs finished in the {:.1} s after the tick = {:.1} runs/s",
                 drain_window.as_secs_f64(),
                 done as f64 / drain_window.as_secs_f64()
             ),
@@ -514,6 +568,19 @@ async fn fire_storm(db: Db, store: Store, sim: &Arc<SimProvider>, dir: &std::pat
     } else {
         eprintln!("{name}: no run finished in the drain window");
     }
+    let notes = match cleared {
+        None => "stopped within the grace period".to_owned(),
+        Some(cleared) => format!(
+            "did not stop in {:.0} s with the backlog queued; {cleared} queued runs cancelled by the bench, then stopped {:.0} ms later",
+            STOP_GRACE.as_secs_f64(),
+            ms(after_clear)
+        ),
+    };
+    row(
+        &format!("{name}: stop token → spawned loop exits, backlog queued"),
+        &once(stop_latency),
+        &notes,
+    );
     store.close().await;
 }
 
@@ -590,9 +657,10 @@ fn bulk_insert_sql(db: Db, base_ms: i64, lo: i64, hi: i64) -> String {
     )
 }
 
-/// Loads `RUNS` runs through a connection of the bench's own.
-async fn bulk_load(db: Db, target: &Target, base_ms: i64) -> Duration {
-    let t = Instant::now();
+/// Runs `statements` in order on a connection of the bench's own (not the
+/// store's pool); returns the rows each affected.
+async fn side_exec(target: &Target, statements: &[String]) -> Vec<u64> {
+    let mut affected = Vec::with_capacity(statements.len());
     match target {
         Target::Sqlite(path) => {
             use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
@@ -601,27 +669,18 @@ async fn bulk_load(db: Db, target: &Target, base_ms: i64) -> Duration {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(30))
-                // The loader's page cache only: the store's own connections
-                // keep SQLite's default.
+                // This connection's page cache only: the store's own
+                // connections keep SQLite's default.
                 .pragma("cache_size", "-262144");
             let pool = SqlitePoolOptions::new()
                 .max_connections(1)
                 .connect_with(options)
                 .await
-                .expect("bulk sqlite connection");
-            let mut lo = 1;
-            while lo <= RUNS {
-                let hi = (lo + INSERT_CHUNK - 1).min(RUNS);
-                sqlx::query(&bulk_insert_sql(db, base_ms, lo, hi))
-                    .execute(&pool)
-                    .await
-                    .expect("bulk insert");
-                lo = hi + 1;
+                .expect("bench's sqlite connection");
+            for sql in statements {
+                let done = sqlx::query(sql).execute(&pool).await.expect(sql);
+                affected.push(done.rows_affected());
             }
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(&pool)
-                .await
-                .expect("checkpoint");
             pool.close().await;
         }
         Target::Postgres(schema) => {
@@ -634,26 +693,36 @@ async fn bulk_load(db: Db, target: &Target, base_ms: i64) -> Duration {
                 .max_connections(1)
                 .connect_with(options)
                 .await
-                .expect("bulk postgres connection");
-            let mut lo = 1;
-            while lo <= RUNS {
-                let hi = (lo + INSERT_CHUNK - 1).min(RUNS);
-                sqlx::query(&bulk_insert_sql(db, base_ms, lo, hi))
-                    .execute(&pool)
-                    .await
-                    .expect("bulk insert");
-                lo = hi + 1;
+                .expect("bench's postgres connection");
+            for sql in statements {
+                let done = sqlx::query(sql).execute(&pool).await.expect(sql);
+                affected.push(done.rows_affected());
             }
-            // Autovacuum would analyze a table that grew this much within a
-            // minute; done here so the plans do not depend on its timing.
-            sqlx::query("ANALYZE run")
-                .execute(&pool)
-                .await
-                .expect("analyze");
             pool.close().await;
         }
     }
-    t.elapsed()
+    affected
+}
+
+/// Loads `RUNS` runs, `INSERT_CHUNK` per statement.
+async fn bulk_load(db: Db, target: &Target, base_ms: i64) -> Duration {
+    let mut statements: Vec<String> = (0..RUNS / INSERT_CHUNK)
+        .map(|c| bulk_insert_sql(db, base_ms, c * INSERT_CHUNK + 1, (c + 1) * INSERT_CHUNK))
+        .collect();
+    statements.push(match db {
+        Db::Sqlite => "PRAGMA wal_checkpoint(TRUNCATE)".to_owned(),
+        // Autovacuum would analyze a table that grew this much within a
+        // minute; done here so the plans do not depend on its timing.
+        Db::Postgres => "ANALYZE run".to_owned(),
+    });
+    let t = Instant::now();
+    let affected = side_exec(target, &statements).await;
+    let elapsed = t.elapsed();
+    assert_eq!(
+        affected[..affected.len() - 1].iter().sum::<u64>(),
+        RUNS as u64
+    );
+    elapsed
 }
 
 /// One kind of Runs page request; `filter(k)` is the k-th request's filter.
@@ -858,10 +927,10 @@ async fn bench() {
     let mut guards = Vec::new();
     header();
     for db in [Db::Sqlite, Db::Postgres] {
-        let Some((store, _)) = open(db, dir.path(), "fires", &mut guards).await else {
+        let Some((store, target)) = open(db, dir.path(), "fires", &mut guards).await else {
             continue;
         };
-        fire_storm(db, store, &sim, dir.path()).await;
+        fire_storm(db, store, &target, &sim, dir.path()).await;
         eprintln!(
             "part 1, {}: {:.1} s",
             db.name(),

@@ -133,6 +133,7 @@ impl Scheduler {
             .map(|s| (s.job_id, s.next_run_at_ms))
             .collect();
         let mut due = Vec::new();
+        let mut new_jobs = Vec::new();
         for job in &config.cron.jobs {
             // An `every` without an anchor counts from when the scheduler
             // first saw the job, then from each fire: its rhythm survives
@@ -146,9 +147,7 @@ impl Scheduler {
                 }
             };
             let Some(next) = states.get(&job.id) else {
-                self.store()
-                    .ensure_job_state(&job.id, compiled.next_after(now), now)
-                    .await?;
+                new_jobs.push((job.id.clone(), compiled.next_after(now)));
                 continue;
             };
             match *next {
@@ -157,6 +156,9 @@ impl Scheduler {
                 }
                 _ => {}
             }
+        }
+        if !new_jobs.is_empty() {
+            self.store().ensure_job_states(&new_jobs, now).await?;
         }
         let mut fired = Vec::new();
         // Thousands of jobs can come due in the same second: claim them in
@@ -279,24 +281,19 @@ impl Scheduler {
         })
     }
 
-    /// Starts every queued run whose lane and (for scheduled runs) a cron
-    /// slot are free. Returns the started runs' handles.
+    /// One pass over the queue: starts the queued runs (oldest first, up to
+    /// a batch) whose lane and, for scheduled runs, a cron slot are free.
+    /// One pass only, so the loop keeps ticking, heartbeating and hearing
+    /// its stop signal while a long queue drains.
     pub async fn dispatch(self: &Arc<Self>) -> Result<Vec<tokio::task::JoinHandle<()>>> {
         let mut handles = Vec::new();
-        loop {
-            let candidates = self.store().startable_runs(32).await?;
-            let mut started_any = false;
-            for run in candidates {
-                if self.start(&run).await? {
-                    started_any = true;
-                    let this = self.clone();
-                    handles.push(tokio::spawn(async move { this.execute(run).await }));
-                }
-            }
-            if !started_any {
-                return Ok(handles);
+        for run in self.store().startable_runs(64).await? {
+            if self.start(&run).await? {
+                let this = self.clone();
+                handles.push(tokio::spawn(async move { this.execute(run).await }));
             }
         }
+        Ok(handles)
     }
 
     async fn start(&self, run: &RunRecord) -> Result<bool> {
@@ -578,9 +575,13 @@ impl Scheduler {
                 if let Err(e) = this.tick().await {
                     tracing::error!(error = %e, "scheduler tick failed");
                 }
-                if let Err(e) = this.dispatch().await {
-                    tracing::error!(error = %e, "scheduler dispatch failed");
-                }
+                let started = match this.dispatch().await {
+                    Ok(handles) => handles.len(),
+                    Err(e) => {
+                        tracing::error!(error = %e, "scheduler dispatch failed");
+                        0
+                    }
+                };
                 if last_beat.elapsed() >= this.settings.heartbeat_every {
                     last_beat = tokio::time::Instant::now();
                     if let Err(e) = this.heartbeat().await {
@@ -590,7 +591,13 @@ impl Scheduler {
                         tracing::error!(error = %e, "reaper failed");
                     }
                 }
-                let pause = this.pause_until_next_fire().await;
+                // More may be startable right away; otherwise sleep until the
+                // next fire, a finished run or a force-run wakes us.
+                let pause = if started > 0 {
+                    Duration::ZERO
+                } else {
+                    this.pause_until_next_fire().await
+                };
                 tokio::select! {
                     () = stop.cancelled() => break,
                     () = this.wake.notified() => {}

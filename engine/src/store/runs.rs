@@ -234,6 +234,25 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// [`Store::ensure_job_state`] for many jobs in one transaction (a
+    /// config with thousands of new jobs).
+    pub async fn ensure_job_states(
+        &self,
+        jobs: &[(String, Option<i64>)],
+        now_ms: i64,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for (job_id, next) in jobs {
+                sqlx::query("INSERT INTO job_state (job_id, next_run_at_ms, updated_at_ms) VALUES ($1, $2, $3) \
+                             ON CONFLICT (job_id) DO NOTHING")
+                    .bind(job_id).bind(next).bind(now_ms).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
     pub async fn job_states(&self) -> Result<Vec<JobState>> {
         let sql = format!("SELECT {JOB_STATE_COLUMNS} FROM job_state ORDER BY job_id");
         let rows: Vec<JobStateRow> =
@@ -573,22 +592,63 @@ impl Store {
 
     /// Newest first, filtered, keyset-paginated (fast at any depth).
     pub async fn runs(&self, f: &RunFilter) -> Result<Vec<RunRecord>> {
-        let (before_at, before_id) = f
-            .before
-            .clone()
-            .map_or((None, None), |(a, i)| (Some(a), Some(i)));
+        // Only the filters that are set go into the statement: an
+        // `($n IS NULL OR col = $n)` form hides the indexes from the planner
+        // (measured: a job filter scanned 1M runs on SQLite).
+        enum Arg {
+            Text(String),
+            Int(i64),
+        }
+        let mut conditions = Vec::new();
+        let mut args = Vec::new();
+        let mut add = |condition: &str, arg: Arg| {
+            args.push(arg);
+            conditions.push(condition.replace('?', &format!("${}", args.len())));
+        };
+        if let Some(v) = &f.agent_id {
+            add("agent_id = ?", Arg::Text(v.clone()));
+        }
+        if let Some(v) = &f.job_id {
+            add("job_id = ?", Arg::Text(v.clone()));
+        }
+        if let Some(v) = f.status {
+            add("status = ?", Arg::Text(v.as_str().to_owned()));
+        }
+        if let Some(v) = &f.error_class {
+            add("error_class = ?", Arg::Text(v.clone()));
+        }
+        if let Some(v) = f.fallback_used {
+            add("fallback_used = ?", Arg::Int(i64::from(v)));
+        }
+        if let Some((at, id)) = &f.before {
+            // The plain bound lets the index on queued_at_ms start at the
+            // cursor instead of scanning every newer run.
+            add("queued_at_ms <= ?", Arg::Int(*at));
+            add("(queued_at_ms < ? OR run_id < ", Arg::Int(*at));
+            let last = conditions.pop().expect("just added");
+            args.push(Arg::Text(id.clone()));
+            conditions.push(format!("{last}${})", args.len()));
+        }
+        let filter = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        args.push(Arg::Int(f.limit.clamp(1, 500)));
         let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM run WHERE \
-             ($1 IS NULL OR agent_id = $1) AND ($2 IS NULL OR job_id = $2) AND ($3 IS NULL OR status = $3) \
-             AND ($4 IS NULL OR error_class = $4) AND ($5 IS NULL OR fallback_used = $5) \
-             AND ($6 IS NULL OR queued_at_ms < $6 OR (queued_at_ms = $6 AND run_id < $7)) \
-             ORDER BY queued_at_ms DESC, run_id DESC LIMIT $8"
+            "SELECT {RUN_COLUMNS} FROM run {filter} ORDER BY queued_at_ms DESC, run_id DESC LIMIT ${}",
+            args.len()
         );
-        let rows: Vec<RunRow> = with_pool!(self, pool => sqlx::query_as(&sql)
-            .bind(&f.agent_id).bind(&f.job_id).bind(f.status.map(|s| s.as_str()))
-            .bind(&f.error_class).bind(f.fallback_used.map(i64::from))
-            .bind(before_at).bind(before_id).bind(f.limit.clamp(1, 500))
-            .fetch_all(pool).await)?;
+        let rows: Vec<RunRow> = with_pool!(self, pool => {
+            let mut query = sqlx::query_as(&sql);
+            for arg in &args {
+                query = match arg {
+                    Arg::Text(v) => query.bind(v.clone()),
+                    Arg::Int(v) => query.bind(*v),
+                };
+            }
+            query.fetch_all(pool).await
+        })?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 }

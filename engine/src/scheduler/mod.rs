@@ -21,7 +21,7 @@ use crate::agent::exec::ExecLimits;
 use crate::agent::workspace::Workspace;
 use crate::agent::{run_native, NativeRun, RunEnd as NativeEnd};
 use crate::clock::SharedClock;
-use crate::config::{Job, MissedPolicy};
+use crate::config::{Config, Job, MissedPolicy};
 use crate::failure::FailureClass;
 use crate::fleet::Fleet;
 use crate::router::{CallContext, Plan, Router};
@@ -78,7 +78,11 @@ pub struct Scheduler {
     cancels: Mutex<HashMap<String, CancellationToken>>,
     wake: Notify,
     events: broadcast::Sender<RunEvent>,
+    /// (head revision hash, config, job index) of the last tick.
+    config_cache: tokio::sync::Mutex<Option<ConfigCache>>,
 }
+
+type ConfigCache = (String, Arc<Config>, Arc<HashMap<String, usize>>);
 
 impl Scheduler {
     pub fn new(
@@ -98,6 +102,7 @@ impl Scheduler {
             cancels: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             events: broadcast::channel(1024).0,
+            config_cache: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -124,41 +129,58 @@ impl Scheduler {
     /// recorded as skipped.
     pub async fn tick(&self) -> Result<Vec<String>> {
         let now = self.clock.now_ms();
-        let config = self.fleet.config().await?;
-        let states: HashMap<String, Option<i64>> = self
-            .store()
-            .job_states()
-            .await?
-            .into_iter()
-            .map(|s| (s.job_id, s.next_run_at_ms))
-            .collect();
+        let (config, index, changed) = self.config_for_tick().await?;
+        // After a config change every job's state is read (new jobs get
+        // theirs); otherwise only the due ones, so a quiet tick over
+        // thousands of jobs costs one indexed read.
+        let states: Vec<(String, Option<i64>)> = if changed {
+            let states: Vec<(String, Option<i64>)> = self
+                .store()
+                .job_states()
+                .await?
+                .into_iter()
+                .map(|s| (s.job_id, s.next_run_at_ms))
+                .collect();
+            let known: std::collections::HashSet<&str> =
+                states.iter().map(|(id, _)| id.as_str()).collect();
+            let new_jobs: Vec<(String, Option<i64>)> = config
+                .cron
+                .jobs
+                .iter()
+                .filter(|job| !known.contains(job.id.as_str()))
+                .filter_map(|job| {
+                    // An `every` without an anchor counts from when the
+                    // scheduler first saw the job, then from each fire: its
+                    // rhythm survives restarts and a new job does not fire
+                    // at once.
+                    let compiled = Compiled::new(&job.schedule, now)
+                        .map_err(|e| tracing::warn!(job = %job.id, error = %e, "job has an invalid schedule; not scheduled"))
+                        .ok()?;
+                    Some((job.id.clone(), compiled.next_after(now)))
+                })
+                .collect();
+            if !new_jobs.is_empty() {
+                self.store().ensure_job_states(&new_jobs, now).await?;
+            }
+            states
+        } else {
+            self.store().due_job_states(now).await?
+        };
         let mut due = Vec::new();
-        let mut new_jobs = Vec::new();
-        for job in &config.cron.jobs {
-            // An `every` without an anchor counts from when the scheduler
-            // first saw the job, then from each fire: its rhythm survives
-            // restarts and a new job does not fire at once.
-            let anchor = states.get(&job.id).copied().flatten().unwrap_or(now);
-            let compiled = match Compiled::new(&job.schedule, anchor) {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(job = %job.id, error = %e, "job has an invalid schedule; not scheduled");
-                    continue;
-                }
-            };
-            let Some(next) = states.get(&job.id) else {
-                new_jobs.push((job.id.clone(), compiled.next_after(now)));
+        for (job_id, next) in states {
+            let (Some(next), Some(&i)) = (next, index.get(&job_id)) else {
                 continue;
             };
-            match *next {
-                Some(next) if next <= now && job.enabled => {
-                    due.push(self.plan_fire(job, &compiled, next, now))
-                }
-                _ => {}
+            let job = &config.cron.jobs[i];
+            if next > now || !job.enabled {
+                continue;
             }
-        }
-        if !new_jobs.is_empty() {
-            self.store().ensure_job_states(&new_jobs, now).await?;
+            match Compiled::new(&job.schedule, next) {
+                Ok(compiled) => due.push(self.plan_fire(job, &compiled, next, now)),
+                Err(e) => {
+                    tracing::warn!(job = %job.id, error = %e, "job has an invalid schedule; not scheduled")
+                }
+            }
         }
         let mut fired = Vec::new();
         // Thousands of jobs can come due in the same second: claim them in
@@ -186,6 +208,30 @@ impl Scheduler {
             self.wake.notify_one();
         }
         Ok(fired)
+    }
+
+    /// The current config and a job index, parsed again only when the head
+    /// revision changed; `true` when it did (or on the first tick).
+    async fn config_for_tick(&self) -> Result<(Arc<Config>, Arc<HashMap<String, usize>>, bool)> {
+        let head = self.store().head_hash().await?;
+        let mut cache = self.config_cache.lock().await;
+        if let Some((hash, config, index)) = cache.as_ref() {
+            if Some(hash) == head.as_ref() {
+                return Ok((config.clone(), index.clone(), false));
+            }
+        }
+        let config = Arc::new(self.fleet.config().await?);
+        let index: Arc<HashMap<String, usize>> = Arc::new(
+            config
+                .cron
+                .jobs
+                .iter()
+                .enumerate()
+                .map(|(i, j)| (j.id.clone(), i))
+                .collect(),
+        );
+        *cache = Some((head.unwrap_or_default(), config.clone(), index.clone()));
+        Ok((config, index, true))
     }
 
     /// What to record for a due fire, applying the missed-fire policy.
@@ -611,12 +657,7 @@ impl Scheduler {
     /// finished runs are picked up within that).
     async fn pause_until_next_fire(&self) -> Duration {
         let now = self.clock.now_ms();
-        let next = self
-            .store()
-            .job_states()
-            .await
-            .ok()
-            .and_then(|states| states.iter().filter_map(|s| s.next_run_at_ms).min());
+        let next = self.store().next_fire().await.ok().flatten();
         let ms = next.map_or(1000, |n| (n - now).clamp(0, 1000));
         Duration::from_millis(ms as u64)
     }

@@ -64,6 +64,14 @@ impl Store {
         row.map(from_row).transpose()
     }
 
+    /// The newest revision's hash only: cheap enough to ask every second.
+    pub async fn head_hash(&self) -> Result<Option<String>> {
+        let row: Option<(String,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT hash FROM config_revision ORDER BY config_revision_id DESC LIMIT 1")
+            .fetch_optional(pool).await)?;
+        Ok(row.map(|(h,)| h))
+    }
+
     pub async fn revision(&self, id: RevisionId) -> Result<Revision> {
         let sql = format!("SELECT {COLUMNS} FROM config_revision WHERE config_revision_id = $1");
         let row: Option<Row> =

@@ -260,6 +260,21 @@ impl Store {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
+    /// The earliest next fire of any job.
+    pub async fn next_fire(&self) -> Result<Option<i64>> {
+        let (next,): (Option<i64>,) = with_pool!(self, pool => sqlx::query_as(
+            "SELECT MIN(next_run_at_ms) FROM job_state").fetch_one(pool).await)?;
+        Ok(next)
+    }
+
+    /// (job, next fire) of the jobs due at `now_ms`.
+    pub async fn due_job_states(&self, now_ms: i64) -> Result<Vec<(String, Option<i64>)>> {
+        let rows: Vec<(String, Option<i64>)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT job_id, next_run_at_ms FROM job_state WHERE next_run_at_ms <= $1")
+            .bind(now_ms).fetch_all(pool).await)?;
+        Ok(rows)
+    }
+
     pub async fn job_state(&self, job_id: &str) -> Result<Option<JobState>> {
         let sql = format!("SELECT {JOB_STATE_COLUMNS} FROM job_state WHERE job_id = $1");
         let row: Option<JobStateRow> =
@@ -291,40 +306,99 @@ impl Store {
     /// compare-and-set and `UNIQUE(job_id, scheduled_for_ms)` both guard it;
     /// a fire someone else took is `None` and leaves nothing behind.
     pub async fn fire_many(&self, fires: &[Fire<'_>]) -> Result<Vec<Option<String>>> {
+        if fires.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = fires[0].run.queued_at_ms;
+        // 1. Compare-and-set every job's next fire in one statement.
+        let rows: Vec<String> = (0..fires.len())
+            .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+            .collect();
+        let cas = format!(
+            "WITH v(job_id, expected, next) AS (VALUES {}) \
+             UPDATE job_state SET next_run_at_ms = (SELECT v.next FROM v WHERE v.job_id = job_state.job_id), \
+             updated_at_ms = ${} \
+             WHERE EXISTS (SELECT 1 FROM v WHERE v.job_id = job_state.job_id AND v.expected = job_state.next_run_at_ms) \
+             RETURNING job_id",
+            rows.join(", "),
+            3 * fires.len() + 1
+        );
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let mut out = Vec::with_capacity(fires.len());
+            let mut q = sqlx::query_as::<_, (String,)>(&cas);
             for f in fires {
-                let run = &f.run;
-                let moved = sqlx::query(
-                    "UPDATE job_state SET next_run_at_ms = $3, updated_at_ms = $4 \
-                     WHERE job_id = $1 AND next_run_at_ms = $2")
-                    .bind(run.job_id).bind(f.expected_next).bind(f.next_run_at_ms).bind(run.queued_at_ms)
-                    .execute(&mut *tx).await?.rows_affected();
-                if moved != 1 {
-                    out.push(None);
-                    continue;
-                }
-                let run_id = format!("cron:{}:{}", run.job_id, f.scheduled_for_ms);
-                let status = if f.skip { RunStatus::Skipped } else { RunStatus::Queued };
-                let (ahead,): (i64,) = sqlx::query_as(
-                    "SELECT COUNT(*) FROM run WHERE lane = $1 AND status IN ('queued', 'running')")
-                    .bind(run.lane).fetch_one(&mut *tx).await?;
-                let inserted = sqlx::query(
-                    "INSERT INTO run (run_id, job_id, agent_id, trigger, scheduled_for_ms, status, queued_at_ms, \
-                     deadline_ms, lane, queue_ahead, note, finished_at_ms) \
-                     VALUES ($1, $2, $3, 'cron', $4, $5, $6, $7, $8, $9, $10, $11) \
-                     ON CONFLICT DO NOTHING")
-                    .bind(&run_id).bind(run.job_id).bind(run.agent_id).bind(f.scheduled_for_ms)
-                    .bind(status.as_str()).bind(run.queued_at_ms).bind(run.deadline_ms).bind(run.lane)
-                    .bind(ahead).bind(f.note.as_deref()).bind(f.skip.then_some(run.queued_at_ms))
-                    .execute(&mut *tx).await?.rows_affected();
-                // Not inserted: the fire already has its run (another
-                // replica); moving the job on past it is still right.
-                out.push((inserted == 1).then_some(run_id));
+                q = q.bind(f.run.job_id).bind(f.expected_next).bind(f.next_run_at_ms);
             }
+            let moved: std::collections::HashSet<String> =
+                q.bind(now).fetch_all(&mut *tx).await?.into_iter().map(|(id,)| id).collect();
+            let claimed: Vec<&Fire<'_>> = fires.iter().filter(|f| moved.contains(f.run.job_id)).collect();
+            if claimed.is_empty() {
+                tx.rollback().await?;
+                return Ok(vec![None; fires.len()]);
+            }
+            // 2. Queue positions: one count per lane, then counted on in order.
+            let mut lanes: Vec<&str> = claimed.iter().map(|f| f.run.lane).collect();
+            lanes.sort_unstable();
+            lanes.dedup();
+            let placeholders: Vec<String> = (1..=lanes.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT lane, COUNT(*) FROM run WHERE status IN ('queued', 'running') AND lane IN ({}) GROUP BY lane",
+                placeholders.join(", ")
+            );
+            let mut q = sqlx::query_as::<_, (String, i64)>(&sql);
+            for lane in &lanes {
+                q = q.bind(*lane);
+            }
+            let mut ahead: std::collections::HashMap<String, i64> = q.fetch_all(&mut *tx).await?.into_iter().collect();
+            // 3. Every run in one statement.
+            const COLUMNS: usize = 11;
+            let values: Vec<String> = (0..claimed.len())
+                .map(|i| {
+                    let p: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", i * COLUMNS + c)).collect();
+                    format!("({})", p.join(", "))
+                })
+                .collect();
+            let insert = format!(
+                "INSERT INTO run (run_id, job_id, agent_id, trigger, scheduled_for_ms, status, queued_at_ms, \
+                 deadline_ms, lane, queue_ahead, note) VALUES {} ON CONFLICT DO NOTHING RETURNING run_id",
+                values.join(", ")
+            );
+            let mut q = sqlx::query_as::<_, (String,)>(&insert);
+            for f in &claimed {
+                let run = &f.run;
+                let status = if f.skip { RunStatus::Skipped } else { RunStatus::Queued };
+                let position = ahead.entry(run.lane.to_owned()).or_insert(0);
+                q = q
+                    .bind(format!("cron:{}:{}", run.job_id, f.scheduled_for_ms))
+                    .bind(run.job_id)
+                    .bind(run.agent_id)
+                    .bind("cron")
+                    .bind(f.scheduled_for_ms)
+                    .bind(status.as_str())
+                    .bind(run.queued_at_ms)
+                    .bind(run.deadline_ms)
+                    .bind(run.lane)
+                    .bind(*position)
+                    .bind(f.note.as_deref());
+                if !f.skip {
+                    *position += 1;
+                }
+            }
+            let inserted: std::collections::HashSet<String> =
+                q.fetch_all(&mut *tx).await?.into_iter().map(|(id,)| id).collect();
+            // A skipped run is final at once.
+            sqlx::query("UPDATE run SET finished_at_ms = queued_at_ms WHERE status = 'skipped' AND finished_at_ms IS NULL")
+                .execute(&mut *tx).await?;
             tx.commit().await?;
-            Ok(out)
+            Ok(fires
+                .iter()
+                .map(|f| {
+                    let id = format!("cron:{}:{}", f.run.job_id, f.scheduled_for_ms);
+                    // Not inserted: the fire already had its run (another
+                    // replica); moving the job on past it is still right.
+                    inserted.contains(&id).then_some(id)
+                })
+                .collect())
         })
     }
 

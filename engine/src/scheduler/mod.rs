@@ -335,8 +335,15 @@ impl Scheduler {
         let mut handles = Vec::new();
         for run in self.store().startable_runs(64).await? {
             if self.start(&run).await? {
+                // Registered before the task runs, so a cancel that comes
+                // right after the start always finds it.
+                let token = CancellationToken::new();
+                self.cancels
+                    .lock()
+                    .expect("cancels")
+                    .insert(run.run_id.clone(), token.clone());
                 let this = self.clone();
-                handles.push(tokio::spawn(async move { this.execute(run).await }));
+                handles.push(tokio::spawn(async move { this.execute(run, token).await }));
             }
         }
         Ok(handles)
@@ -373,12 +380,7 @@ impl Scheduler {
     }
 
     /// Runs one started run to its end and records it with its job state.
-    async fn execute(&self, run: RunRecord) {
-        let token = CancellationToken::new();
-        self.cancels
-            .lock()
-            .expect("cancels")
-            .insert(run.run_id.clone(), token.clone());
+    async fn execute(&self, run: RunRecord, token: CancellationToken) {
         let end = self.run_agent(&run, token).await;
         self.cancels.lock().expect("cancels").remove(&run.run_id);
         let now = self.clock.now_ms();
@@ -395,6 +397,8 @@ impl Scheduler {
                 tracing::error!(run_id = %run.run_id, error = %e, "could not record the end of a run")
             }
         }
+        // Its lane (and maybe a cron slot) is free: let the loop start the next.
+        self.wake.notify_one();
     }
 
     async fn run_agent(&self, run: &RunRecord, token: CancellationToken) -> Finished {

@@ -314,12 +314,13 @@ impl Store {
         let rows: Vec<String> = (0..fires.len())
             .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
             .collect();
+        // UPDATE … FROM: the 500-row list drives and each job is found by its
+        // primary key (a correlated subquery made SQLite scan the table).
         let cas = format!(
             "WITH v(job_id, expected, next) AS (VALUES {}) \
-             UPDATE job_state SET next_run_at_ms = (SELECT v.next FROM v WHERE v.job_id = job_state.job_id), \
-             updated_at_ms = ${} \
-             WHERE EXISTS (SELECT 1 FROM v WHERE v.job_id = job_state.job_id AND v.expected = job_state.next_run_at_ms) \
-             RETURNING job_id",
+             UPDATE job_state SET next_run_at_ms = v.next, updated_at_ms = ${} FROM v \
+             WHERE job_state.job_id = v.job_id AND job_state.next_run_at_ms = v.expected \
+             RETURNING job_state.job_id",
             rows.join(", "),
             3 * fires.len() + 1
         );

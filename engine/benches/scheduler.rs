@@ -350,7 +350,7 @@ async fn fire_storm(
     row(
         &format!("{name}: first tick, {jobs} new jobs (creates job_state rows)"),
         &once(first_tick),
-        "once per new job; one INSERT each, no transaction around them",
+        "once per new job; their state rows in one transaction",
     );
 
     // What the loop pays every second while nothing is due.
@@ -370,7 +370,7 @@ async fn fire_storm(
         &format!("{name}: tick with nothing due, {jobs} jobs"),
         &stats(idle),
         &format!(
-            "read + parse config, read {jobs} job_state rows ({:.1} ms of it); the loop's pause reads them again",
+            "head hash + due job states only (reading all {jobs} job_state rows would cost {:.1} ms)",
             ms(states_read)
         ),
     );

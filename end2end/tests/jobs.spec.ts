@@ -1,11 +1,12 @@
 import { test, expect, hydrated } from "./fixtures";
 
 test("Run now on release-engineer shows the run go queued → running → finished without a reload", async ({ page, request }) => {
-  // Slow the serving fallback down (about 2 s of streaming) so "running" is visible.
+  // Slow the serving fallback down (about 4 s of streaming, one word a
+  // second) so "running" is seen by the page's one-second refresh.
   const res = await request.get("/api/v1/config");
   const etag = res.headers()["etag"];
   const doc = await res.json();
-  doc.config.providers.openrouter.scripts["deepseek/deepseek-v3.2"] = "slow(4)";
+  doc.config.providers.openrouter.scripts["deepseek/deepseek-v3.2"] = "slow(1)";
   const put = await request.put("/api/v1/config", {
     headers: { "if-match": etag },
     data: { config: doc.config, message: "slow the fallback for the demo" },
@@ -21,10 +22,10 @@ test("Run now on release-engineer shows the run go queued → running → finish
   const newRun = page.getByTestId("new-run");
   await expect(newRun).toContainText("manual:release-check:1");
   await expect(newRun.locator("[data-status]")).toHaveAttribute("data-status", /queued|running/);
-  await expect(newRun.locator("[data-status]")).toHaveAttribute("data-status", "running");
+  await expect(newRun.locator("[data-status]")).toHaveAttribute("data-status", "running", { timeout: 15_000 });
   await expect(row).toContainText("running since");
   await page.screenshot({ path: "test-results/jobs-running.png", fullPage: true });
-  await expect(newRun.locator("[data-status]")).toHaveAttribute("data-status", "ok", { timeout: 15_000 });
+  await expect(newRun.locator("[data-status]")).toHaveAttribute("data-status", "ok", { timeout: 20_000 });
   await expect(newRun).toContainText("openrouter/deepseek/deepseek-v3.2");
   await expect(row).toContainText("last: ok");
 

@@ -36,6 +36,8 @@ test("Run now on release-engineer shows the run go queued → running → finish
   await expect(page.locator("table.timeline tr[data-decision=harness_handoff]")).toContainText("spawn_failed");
   await expect(page.locator("table.timeline tr[data-decision=candidate_succeeded]")).toContainText("openrouter/deepseek/deepseek-v3.2");
   await expect(page.locator("ol.transcript")).toContainText("Check the release queue");
+  // The log lines that named the run, the router's decision lines among them.
+  await expect(page.locator("ol.run-log")).toContainText("[model-fallback/decision] model fallback decision: decision=harness_handoff");
   await page.screenshot({ path: "test-results/run-detail.png", fullPage: true });
 });
 

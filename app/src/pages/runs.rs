@@ -224,7 +224,7 @@ fn RunView(detail: RunDetail, cancel: ServerAction<CancelRun>) -> impl IntoView 
         </section>
         <section class="card">
             <header class="card-head"><h2>"Log"</h2><span class="muted">"lines that named this run"</span></header>
-            <ol class="transcript run-log">
+            <ol class="run-log">
                 {logs.into_iter().map(|l| view! {
                     <li><span class="kind">{l.level}</span> <pre>{format_utc(l.at_ms)} " " {l.line}</pre></li>
                 }).collect_view()}

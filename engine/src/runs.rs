@@ -184,3 +184,16 @@ pub struct RunLogLine {
     pub level: String,
     pub line: String,
 }
+
+/// Percent-encodes one URL path or query segment (run ids hold `:`, job ids
+/// are free text). Shared by the console's links and the CLI's requests.
+pub fn encode_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -76,14 +76,17 @@ pub async fn run(command: CronCommand, server: ServerArgs) -> anyhow::Result<()>
             let out = call(
                 &server,
                 Method::POST,
-                &format!("/api/v1/jobs/{}/run", enc(&id)),
+                &format!("/api/v1/jobs/{}/run", engine::runs::encode_segment(&id)),
                 None,
             )
             .await?;
             println!("{}", serde_json::to_string(&out)?);
         }
         CronCommand::Runs { id, limit } => {
-            let path = format!("/api/v1/runs?job={}&limit={limit}", enc(&id));
+            let path = format!(
+                "/api/v1/runs?job={}&limit={limit}",
+                engine::runs::encode_segment(&id)
+            );
             let page = call(&server, Method::GET, &path, None).await?;
             for r in page["runs"].as_array().into_iter().flatten() {
                 // The seed's history fields, plus the run's id and class.
@@ -111,7 +114,7 @@ pub async fn run(command: CronCommand, server: ServerArgs) -> anyhow::Result<()>
             let out = call(
                 &server,
                 Method::POST,
-                &format!("/api/v1/jobs/{}/enable", enc(&id)),
+                &format!("/api/v1/jobs/{}/enable", engine::runs::encode_segment(&id)),
                 None,
             )
             .await?;
@@ -121,7 +124,7 @@ pub async fn run(command: CronCommand, server: ServerArgs) -> anyhow::Result<()>
             let out = call(
                 &server,
                 Method::POST,
-                &format!("/api/v1/jobs/{}/disable", enc(&id)),
+                &format!("/api/v1/jobs/{}/disable", engine::runs::encode_segment(&id)),
                 None,
             )
             .await?;
@@ -131,7 +134,10 @@ pub async fn run(command: CronCommand, server: ServerArgs) -> anyhow::Result<()>
             let out = call(
                 &server,
                 Method::POST,
-                &format!("/api/v1/runs/{}/cancel", enc(&run_id)),
+                &format!(
+                    "/api/v1/runs/{}/cancel",
+                    engine::runs::encode_segment(&run_id)
+                ),
                 None,
             )
             .await?;
@@ -139,16 +145,4 @@ pub async fn run(command: CronCommand, server: ServerArgs) -> anyhow::Result<()>
         }
     }
     Ok(())
-}
-
-/// Percent-encodes a path segment (job ids are free text; run ids hold `:`).
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -82,10 +82,10 @@ fn RunTable(page: RunPage, query: leptos_router::params::ParamsMap) -> impl Into
                 query
                     .get(k)
                     .filter(|v| !v.is_empty())
-                    .map(|v| format!("{k}={}", encode(&v)))
+                    .map(|v| format!("{k}={}", engine::runs::encode_segment(&v)))
             })
             .collect();
-        parts.push(format!("before={}", encode(&cursor)));
+        parts.push(format!("before={}", engine::runs::encode_segment(&cursor)));
         view! { <a class="button" href=format!("/runs?{}", parts.join("&"))>"Older runs →"</a> }
     });
     view! {
@@ -108,7 +108,7 @@ fn RunTable(page: RunPage, query: leptos_router::params::ParamsMap) -> impl Into
 
 #[component]
 fn RunRow(run: RunRecord) -> impl IntoView {
-    let href = format!("/runs/{}", encode(&run.run_id));
+    let href = format!("/runs/{}", engine::runs::encode_segment(&run.run_id));
     view! {
         <tr data-run=run.run_id.clone()>
             <td><a href=href><code>{run.run_id.clone()}</code></a></td>
@@ -121,17 +121,6 @@ fn RunRow(run: RunRecord) -> impl IntoView {
                 <span class="detail">{run.error.clone()}</span></td>
         </tr>
     }
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[component]

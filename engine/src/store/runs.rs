@@ -219,23 +219,8 @@ const JOB_STATE_COLUMNS: &str =
      last_error, last_error_class, last_duration_ms, consecutive_errors";
 
 impl Store {
-    /// Creates a job's state row if it has none; never overwrites.
-    pub async fn ensure_job_state(
-        &self,
-        job_id: &str,
-        next_run_at_ms: Option<i64>,
-        now_ms: i64,
-    ) -> Result<bool> {
-        let sql =
-            "INSERT INTO job_state (job_id, next_run_at_ms, updated_at_ms) VALUES ($1, $2, $3) \
-                   ON CONFLICT (job_id) DO NOTHING";
-        let n = with_pool!(self, pool => sqlx::query(sql).bind(job_id).bind(next_run_at_ms).bind(now_ms)
-            .execute(pool).await.map(|r| r.rows_affected()))?;
-        Ok(n == 1)
-    }
-
-    /// [`Store::ensure_job_state`] for many jobs in one transaction (a
-    /// config with thousands of new jobs).
+    /// Creates the state rows of jobs that have none (never overwrites), in
+    /// one transaction: a config may bring thousands of new jobs.
     pub async fn ensure_job_states(
         &self,
         jobs: &[(String, Option<i64>)],
@@ -280,22 +265,6 @@ impl Store {
         let row: Option<JobStateRow> =
             with_pool!(self, pool => sqlx::query_as(&sql).bind(job_id).fetch_optional(pool).await)?;
         Ok(row.map(Into::into))
-    }
-
-    /// Moves a job's next fire from `expected` to `next` if nobody moved it
-    /// first (another replica, or a config change).
-    pub async fn move_next_run(
-        &self,
-        job_id: &str,
-        expected: Option<i64>,
-        next: Option<i64>,
-        now_ms: i64,
-    ) -> Result<bool> {
-        let sql = "UPDATE job_state SET next_run_at_ms = $3, updated_at_ms = $4 \
-                   WHERE job_id = $1 AND next_run_at_ms IS NOT DISTINCT FROM $2";
-        let n = with_pool!(self, pool => sqlx::query(sql).bind(job_id).bind(expected).bind(next).bind(now_ms)
-            .execute(pool).await.map(|r| r.rows_affected()))?;
-        Ok(n == 1)
     }
 
     /// Claims due fires in one transaction (a tick may fire thousands).

@@ -19,7 +19,11 @@ pub mod clock;
 #[cfg(feature = "server")]
 pub mod fleet;
 #[cfg(feature = "server")]
+pub mod harness;
+#[cfg(feature = "server")]
 pub mod openclaw;
+#[cfg(feature = "server")]
+pub(crate) mod process;
 #[cfg(feature = "server")]
 pub mod provider;
 #[cfg(feature = "server")]

@@ -572,30 +572,48 @@ async fn codex_process_failure_follows_the_harness_fallback(db: &TestDb) {
                         Some("ollama-cloud/glm-5.1")
                     ),
                     d(
-                        "harness_handoff",
-                        "openai-codex/spark",
-                        "spawn_failed",
-                        Some("ollama-cloud/glm-5.1")
-                    ),
-                    d(
                         "skip_candidate",
                         "openai-codex/gpt-5.4",
                         "harness_down",
+                        Some("ollama-cloud/glm-5.1")
+                    ),
+                    d(
+                        "harness_handoff",
+                        "ollama-cloud/glm-5.1",
+                        "spawn_failed",
                         Some("ollama-cloud/glm-5.1")
                     ),
                     d("candidate_succeeded", "ollama-cloud/glm-5.1", "none", None),
                 ]
             );
         } else {
-            assert_eq!(result.unwrap_err().class(), Some(FailureClass::SpawnFailed));
+            let error = result.unwrap_err();
+            assert_eq!(error.class(), Some(FailureClass::SpawnFailed));
+            let message = error.to_string();
+            assert!(
+                message.contains("`embeddedHarness.fallback: none` stopped the chain")
+                    && message.contains("never tried: openai-codex/gpt-5.4, ollama-cloud/glm-5.1"),
+                "{message}"
+            );
+            // The run ends at the process failure; what it never tried is
+            // recorded and named in the error.
             assert_eq!(
                 decisions,
-                [d(
-                    "candidate_failed",
-                    "openai-codex/spark",
-                    "spawn_failed",
-                    None
-                )]
+                [
+                    d(
+                        "candidate_failed",
+                        "openai-codex/spark",
+                        "spawn_failed",
+                        None
+                    ),
+                    d("skip_candidate", "openai-codex/gpt-5.4", "run_failed", None),
+                    d(
+                        "skip_candidate",
+                        "ollama-cloud/glm-5.1",
+                        "harness_mismatch",
+                        None
+                    ),
+                ]
             );
         }
     }

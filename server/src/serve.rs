@@ -19,6 +19,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::settings::{Database, Settings};
 use crate::{api, health, AppState};
+use engine::harness::codex::{CodexAppServer, CodexEnv};
 
 /// The whole HTTP surface. Separate from [`run`] so tests can drive it.
 pub fn router(state: AppState) -> Router {
@@ -63,6 +64,15 @@ pub async fn open_store(database: &Database) -> anyhow::Result<Store> {
     }
 }
 
+/// Where per-agent `CODEX_HOME`s go by default, and this binary for the
+/// `sim` stand-in.
+pub fn codex_env(settings: &Settings) -> anyhow::Result<CodexEnv> {
+    Ok(CodexEnv {
+        default_home: settings.data_dir.join("codex-home"),
+        self_exe: std::env::current_exe().context("locating this binary for the sim Codex")?,
+    })
+}
+
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let listener = TcpListener::bind(settings.bind)
         .await
@@ -88,7 +98,8 @@ pub async fn serve(
     tracing::info!(base_url = %sim.base_url(), "sim provider ready");
     let model_router = Arc::new(
         ModelRouter::new(store.clone(), clock.clone(), Arc::new(ProcessEnv))
-            .with_sim(Arc::new(sim)),
+            .with_sim(Arc::new(sim))
+            .with_codex(Arc::new(CodexAppServer::new(codex_env(&settings)?))),
     );
     if settings.seed_demo
         && fleet

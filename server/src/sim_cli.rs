@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use clap::Subcommand;
+use engine::sim::codex::Behaviour;
 use engine::sim::provider::{Script, SimProvider};
 use std::net::SocketAddr;
 
@@ -24,6 +25,25 @@ pub enum SimCommand {
         #[arg(long, env = "SWITCHYARD_SIM_API_KEY", hide_env_values = true)]
         api_key: Option<String>,
     },
+    /// A stand-in for `codex app-server` on stdio (DESIGN §4, §9): same
+    /// protocol, scripted behaviour. Per model, separated by `;`:
+    /// `gpt-5.3-codex-spark=rate_limit(30); gpt-5.4=auth; ok`. Turn behaviours:
+    /// ok, reply(text), rate_limit(s), usage_limit, auth, server_error,
+    /// overloaded, context_overflow, fail, stream_break_after(n), stall,
+    /// hang, crash. Whole-process behaviours: crash (exit 1 at start),
+    /// crash_once (only the first start per CODEX_HOME), hang_handshake.
+    CodexAppServer {
+        #[arg(long, default_value = "ok", value_parser = parse_behaviour)]
+        behave: Behaviour,
+        /// `key=value` config overrides, as the real binary takes them;
+        /// `-c model_provider=<unknown>` exits 1 like it does.
+        #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
+}
+
+fn parse_behaviour(text: &str) -> Result<Behaviour, String> {
+    text.parse()
 }
 
 fn parse_model_script(text: &str) -> Result<(String, Script), String> {
@@ -60,6 +80,10 @@ pub async fn run(command: SimCommand) -> anyhow::Result<()> {
                 .context("waiting for Ctrl-C")?;
             sim.shutdown().await;
             Ok(())
+        }
+        SimCommand::CodexAppServer { behave, overrides } => {
+            let code = engine::sim::codex::serve(behave, &overrides).await;
+            std::process::exit(code);
         }
     }
 }

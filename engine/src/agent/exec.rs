@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 
 use super::workspace::Workspace;
+use crate::process::GroupGuard;
 
 /// After the deadline has passed and the group was killed, how long to keep
 /// reading output still in the pipes. Only matters when a process outside the
@@ -58,42 +59,6 @@ pub struct ExecOutcome {
     /// Whether the timeout expired and the group was killed.
     pub timed_out: bool,
     pub duration: Duration,
-}
-
-/// Kills a process group with SIGKILL when dropped, unless disarmed.
-struct GroupGuard {
-    pgid: Option<libc::pid_t>,
-}
-
-impl GroupGuard {
-    fn new(pid: Option<u32>) -> GroupGuard {
-        // A pgid of 0 or 1 would make kill(-pgid) hit our own group or every
-        // process we may signal; never arm with those.
-        let pgid = pid
-            .and_then(|p| libc::pid_t::try_from(p).ok())
-            .filter(|p| *p > 1);
-        GroupGuard { pgid }
-    }
-
-    fn kill(&self) {
-        if let Some(pgid) = self.pgid {
-            // SAFETY: kill(2) has no memory-safety preconditions; `pgid` > 1.
-            // ESRCH (group already gone) is fine.
-            unsafe {
-                libc::kill(-pgid, libc::SIGKILL);
-            }
-        }
-    }
-
-    fn disarm(&mut self) {
-        self.pgid = None;
-    }
-}
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 /// Collects up to `cap` bytes and counts whether more arrived.

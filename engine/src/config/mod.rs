@@ -9,6 +9,7 @@
 //! (`fallbaks`) would silently change what runs.
 
 mod alerts;
+mod codex;
 pub mod diff;
 mod effective;
 mod harness;
@@ -22,6 +23,7 @@ mod secret;
 pub mod validate;
 
 pub use alerts::{AlertChannel, AlertRule, AlertsConfig, ChannelKind, RuleKind};
+pub use codex::{CodexSettings, Harnesses};
 pub use effective::{AgentView, EffectiveAgent, FleetView, Source, Sourced};
 pub use harness::{Choice, HarnessFallback, HarnessPatch, Runtime, Setting};
 pub use ids::{AgentId, ProviderId};
@@ -48,6 +50,9 @@ pub struct Config {
     pub cron: CronConfig,
     #[serde(default, skip_serializing_if = "is_default")]
     pub alerts: AlertsConfig,
+    /// How external harnesses are started (the Codex app-server).
+    #[serde(default, skip_serializing_if = "Harnesses::is_unset")]
+    pub harnesses: Harnesses,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }

@@ -87,10 +87,18 @@ pub fn parse_duration_text(text: &str) -> Option<i64> {
     any.then_some(total as i64)
 }
 
-/// "Please try again in 20s." / "try again in 2h30m" / "retry in 1.5 seconds".
-fn hint_in_text(body: &str) -> Option<i64> {
+/// "Please try again in 20s." / "try again in 2h30m" / "retry in 1.5 seconds"
+/// / Codex's "retrying after 3600s".
+pub fn hint_in_text(body: &str) -> Option<i64> {
     let lower = body.to_ascii_lowercase();
-    for marker in ["try again in ", "retry in ", "retry after ", "resets in "] {
+    for marker in [
+        "try again in ",
+        "retry in ",
+        "retry after ",
+        "retrying after ",
+        "retry-after: ",
+        "resets in ",
+    ] {
         let Some(at) = lower.find(marker) else {
             continue;
         };

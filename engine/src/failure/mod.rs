@@ -10,7 +10,7 @@ mod hint;
 #[cfg(feature = "server")]
 pub use classify::{classify_body_error, classify_http, classify_stream_error, HttpFailure};
 #[cfg(feature = "server")]
-pub use hint::{parse_duration_text, retry_hint};
+pub use hint::{hint_in_text, parse_duration_text, retry_hint};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -25,7 +25,9 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
-use crate::config::{AgentId, Harness, HarnessFallback, ModelRef, ProviderKind, Reach};
+use crate::config::{
+    AgentId, CodexSettings, Harness, HarnessFallback, ModelRef, ProviderKind, Reach,
+};
 use crate::failure::{Action, FailureClass};
 use crate::provider::{fit_to_window, ChatRequest, Clients, Completion, Failure, Secrets};
 use crate::sim::provider::{Script, SimProvider};
@@ -37,6 +39,7 @@ pub trait CodexHarness: Send + Sync {
         &'a self,
         run: &'a CallContext,
         candidate: &'a Candidate,
+        settings: &'a CodexSettings,
         request: &'a ChatRequest,
     ) -> Pin<Box<dyn Future<Output = Result<Completion, Failure>> + Send + 'a>>;
 }
@@ -46,12 +49,20 @@ pub struct CallContext {
     pub run_id: String,
     pub agent: Option<AgentId>,
     pub cancel: CancellationToken,
+    /// The agent's workspace: the Codex harness's working directory.
+    pub cwd: Option<std::path::PathBuf>,
     /// When the run's whole budget ends; only ever moves earlier.
     deadline: std::sync::Mutex<Option<tokio::time::Instant>>,
     attempts: AtomicU32,
     /// Set once the Codex harness failed at the process layer with
     /// `fallback: pi`: the rest of the run stays in the native engine.
     codex_down: AtomicBool,
+    /// The run has had a candidate attempted in the Codex harness…
+    codex_tried: AtomicBool,
+    /// …and `harness_handoff` was recorded when the native engine took over.
+    handed_off: AtomicBool,
+    /// Supervised restarts of the Codex process (`fallback: codex`).
+    codex_restarts: AtomicU32,
 }
 
 impl CallContext {
@@ -60,9 +71,13 @@ impl CallContext {
             run_id: run_id.into(),
             agent,
             cancel: CancellationToken::new(),
+            cwd: None,
             deadline: std::sync::Mutex::new(None),
             attempts: AtomicU32::new(0),
             codex_down: AtomicBool::new(false),
+            codex_tried: AtomicBool::new(false),
+            handed_off: AtomicBool::new(false),
+            codex_restarts: AtomicU32::new(0),
         }
     }
 
@@ -122,6 +137,14 @@ pub enum RouteError {
     Stopped(Failure),
     /// The chain has no candidate this agent's harness settings can run.
     NoRunnableCandidate,
+    /// The Codex process failed and `embeddedHarness.fallback` (none, or
+    /// codex after its one restart) ends the run there.
+    HarnessStopped {
+        failure: Failure,
+        fallback: HarnessFallback,
+        /// Candidates of the chain that were never tried because of it.
+        untried: Vec<ModelRef>,
+    },
 }
 
 impl RouteError {
@@ -129,23 +152,27 @@ impl RouteError {
     pub fn reason(&self) -> &'static str {
         match self {
             RouteError::AllCoolingDown { .. } => "all_candidates_cooling_down",
-            RouteError::Exhausted { last, .. } | RouteError::Stopped(last) => last.class.as_str(),
+            RouteError::Exhausted { last, .. }
+            | RouteError::Stopped(last)
+            | RouteError::HarnessStopped { failure: last, .. } => last.class.as_str(),
             RouteError::NoRunnableCandidate => "no_runnable_candidate",
         }
     }
 
     pub fn class(&self) -> Option<FailureClass> {
         match self {
-            RouteError::Exhausted { last, .. } | RouteError::Stopped(last) => Some(last.class),
+            RouteError::Exhausted { last, .. }
+            | RouteError::Stopped(last)
+            | RouteError::HarnessStopped { failure: last, .. } => Some(last.class),
             _ => None,
         }
     }
 
     pub fn partial(&self) -> Option<&str> {
         match self {
-            RouteError::Exhausted { last, .. } | RouteError::Stopped(last) => {
-                last.partial.as_deref()
-            }
+            RouteError::Exhausted { last, .. }
+            | RouteError::Stopped(last)
+            | RouteError::HarnessStopped { failure: last, .. } => last.partial.as_deref(),
             _ => None,
         }
     }
@@ -167,6 +194,33 @@ impl std::fmt::Display for RouteError {
                 Ok(())
             }
             RouteError::Stopped(failure) => write!(f, "{failure}"),
+            RouteError::HarnessStopped {
+                failure,
+                fallback,
+                untried,
+            } => {
+                write!(f, "{failure}. ")?;
+                match fallback {
+                    HarnessFallback::Codex => write!(
+                        f,
+                        "`embeddedHarness.fallback: codex` allows one supervised restart of the Codex app-server, and it failed again, so the chain stopped"
+                    )?,
+                    _ => write!(
+                        f,
+                        "`embeddedHarness.fallback: {fallback}` stopped the chain at this Codex process failure"
+                    )?,
+                }
+                if untried.is_empty() {
+                    f.write_str("; no candidate was left untried")
+                } else {
+                    let names: Vec<String> = untried.iter().map(ToString::to_string).collect();
+                    write!(
+                        f,
+                        "; never tried: {}. With `fallback: pi` the chain would continue in the native engine.",
+                        names.join(", ")
+                    )
+                }
+            }
             RouteError::NoRunnableCandidate => f.write_str(
                 "no candidate of the chain can run with this agent's embeddedHarness settings",
             ),
@@ -403,6 +457,9 @@ impl Walk<'_> {
                     continue;
                 }
             };
+            if harness == Harness::Native {
+                self.hand_off(c).await;
+            }
             match self
                 .attempt_with_retries(c, i, harness, probe, request)
                 .await
@@ -423,6 +480,71 @@ impl Walk<'_> {
                 earliest_retry_ms: at,
             }),
             _ => Err(RouteError::NoRunnableCandidate),
+        }
+    }
+
+    /// Records `harness_handoff` once per run, when the native engine takes
+    /// over a chain the Codex harness started on.
+    async fn hand_off(&mut self, c: &Candidate) {
+        if !self.ctx.codex_tried.load(Ordering::SeqCst)
+            || self.ctx.handed_off.swap(true, Ordering::SeqCst)
+        {
+            return;
+        }
+        let (reason, detail) = match &self.last {
+            Some(f) if f.class.action() == Action::HarnessFallback => (
+                f.class.as_str(),
+                format!(
+                    "Codex harness down ({}); codex-family candidates skipped, {} runs in the native engine",
+                    f.class, c.model
+                ),
+            ),
+            Some(f) => (
+                f.class.as_str(),
+                format!(
+                    "the Codex harness could not serve the chain; {} runs in the native engine",
+                    c.model
+                ),
+            ),
+            None => (
+                "none",
+                format!("{} runs in the native engine", c.model),
+            ),
+        };
+        self.decide(
+            Decision::HarnessHandoff,
+            c,
+            reason,
+            Some(&c.model),
+            &detail,
+            0,
+        )
+        .await;
+    }
+
+    /// Ends the walk at a Codex process failure: every candidate that would
+    /// have run is recorded as skipped, and the error names them.
+    async fn stop_at_harness(&mut self, i: usize, failure: Failure) -> RouteError {
+        let fallback = self.plan.fallback;
+        let mut untried = Vec::new();
+        for c in &self.plan.candidates[i + 1..] {
+            let detail = format!(
+                "embeddedHarness.fallback: {fallback} stopped the chain at {}",
+                failure.class
+            );
+            let reason = match c.healthy {
+                Reach::Runs(_) => "run_failed",
+                // Would have been skipped anyway; say why, as the walk would.
+                Reach::Skipped(why) => why.as_str(),
+            };
+            self.decide(Decision::SkipCandidate, c, reason, None, &detail, 0)
+                .await;
+            untried.push(c.model.clone());
+        }
+        RouteError::HarnessStopped {
+            failure,
+            fallback,
+            untried,
         }
     }
 
@@ -651,6 +773,30 @@ impl Walk<'_> {
                 }
                 continue;
             }
+            let restart = class.action() == Action::HarnessFallback
+                && self.plan.fallback == HarnessFallback::Codex
+                && self.ctx.codex_restarts.fetch_add(1, Ordering::SeqCst) == 0;
+            if restart {
+                let wait = policy.harness_restart_backoff_ms;
+                let detail = format!(
+                    "{}; fallback: codex restarts the Codex app-server once, in {wait} ms",
+                    failure.detail
+                );
+                self.decide_at(
+                    Decision::CandidateFailed,
+                    c,
+                    class.as_str(),
+                    Some(&c.model),
+                    &detail,
+                    latency,
+                    attempt,
+                )
+                .await;
+                if let Err(stop) = self.wait(wait).await {
+                    return Err(Some(RouteError::Stopped(stop)));
+                }
+                continue;
+            }
             let next = match class.action() {
                 Action::FailRun | Action::EndRun => None,
                 Action::HarnessFallback if self.plan.fallback != HarnessFallback::Pi => None,
@@ -681,21 +827,12 @@ impl Walk<'_> {
                     );
                 }
                 Action::FailRun | Action::EndRun => return Err(Some(RouteError::Stopped(failure))),
-                Action::HarnessFallback => {
-                    if self.plan.fallback != HarnessFallback::Pi {
-                        return Err(Some(RouteError::Stopped(failure)));
-                    }
-                    let detail = format!("Codex harness down ({class}); codex-family candidates skipped, continuing in the native engine");
-                    self.decide(
-                        Decision::HarnessHandoff,
-                        c,
-                        class.as_str(),
-                        next.as_ref(),
-                        &detail,
-                        0,
-                    )
-                    .await;
+                Action::HarnessFallback if self.plan.fallback != HarnessFallback::Pi => {
+                    return Err(Some(self.stop_at_harness(i, failure).await));
                 }
+                // `harness_handoff` is recorded when the native engine
+                // actually takes over (see `hand_off`).
+                Action::HarnessFallback => {}
             }
             self.last = Some(failure);
             return Err(None);
@@ -744,8 +881,12 @@ impl Walk<'_> {
             ));
         };
         if harness == Harness::Codex {
+            self.ctx.codex_tried.store(true, Ordering::SeqCst);
             return match &router.codex {
-                Some(codex) => self.bounded(codex.attempt(self.ctx, c, request)).await,
+                Some(codex) => {
+                    self.bounded(codex.attempt(self.ctx, c, &self.plan.codex, request))
+                        .await
+                }
                 None => Err(Failure::new(
                     FailureClass::SpawnFailed,
                     "no Codex app-server harness is configured in this server",

@@ -3,7 +3,8 @@
 //! (the reachability matrix of DESIGN §2, computed by the config layer).
 
 use crate::config::{
-    Config, EffectiveAgent, Harness, HarnessFallback, ModelRef, Provider, Reach, Reachability,
+    CodexSettings, Config, EffectiveAgent, Harness, HarnessFallback, ModelRef, Provider, Reach,
+    Reachability,
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +28,8 @@ pub struct Plan {
     pub requested: ModelRef,
     pub fallback: HarnessFallback,
     pub candidates: Vec<Candidate>,
+    /// How to start the Codex app-server for this plan's codex candidates.
+    pub codex: CodexSettings,
 }
 
 impl Plan {
@@ -49,6 +52,7 @@ impl Plan {
             requested: candidates.first()?.model.clone(),
             fallback: agent.fallback.value,
             candidates,
+            codex: config.harnesses.codex.clone(),
         })
     }
 
@@ -69,6 +73,7 @@ impl Plan {
                 codex_down: reach,
                 provider,
             }],
+            codex: config.harnesses.codex.clone(),
         }
     }
 }

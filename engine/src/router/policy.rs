@@ -23,6 +23,9 @@ pub struct Policy {
     pub circuit_open_ms: i64,
     /// How long a probe holds its claim before another caller may probe.
     pub probe_lease_ms: i64,
+    /// `fallback: codex`: wait before the one supervised restart of a
+    /// failed Codex process.
+    pub harness_restart_backoff_ms: i64,
 }
 
 impl Default for Policy {
@@ -35,6 +38,7 @@ impl Default for Policy {
             circuit_failures: 5,
             circuit_open_ms: 30_000,
             probe_lease_ms: 120_000,
+            harness_restart_backoff_ms: 1_000,
         }
     }
 }

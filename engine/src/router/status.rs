@@ -148,9 +148,9 @@ impl Router {
                 // The last failure says more than "all candidates failed"
                 // when there was only one candidate.
                 let message = match &e {
-                    RouteError::Exhausted { last, .. } | RouteError::Stopped(last) => {
-                        last.to_string()
-                    }
+                    RouteError::Exhausted { last, .. }
+                    | RouteError::Stopped(last)
+                    | RouteError::HarnessStopped { failure: last, .. } => last.to_string(),
                     other => other.to_string(),
                 };
                 (false, None, Some(e.reason().to_owned()), Some(message))

@@ -69,7 +69,10 @@ pub async fn open_store(database: &Database) -> anyhow::Result<Store> {
 pub fn codex_env(settings: &Settings) -> anyhow::Result<CodexEnv> {
     Ok(CodexEnv {
         default_home: settings.data_dir.join("codex-home"),
-        self_exe: std::env::current_exe().context("locating this binary for the sim Codex")?,
+        self_exe: match &settings.self_exe {
+            Some(exe) => exe.clone(),
+            None => std::env::current_exe().context("locating this binary for the sim Codex")?,
+        },
     })
 }
 

@@ -30,7 +30,7 @@ pub enum SimCommand {
     /// `gpt-5.3-codex-spark=rate_limit(30); gpt-5.4=auth; ok`. Turn behaviours:
     /// ok, reply(text), rate_limit(s), usage_limit, auth, server_error,
     /// overloaded, context_overflow, fail, stream_break_after(n), stall,
-    /// hang, crash. Whole-process behaviours: crash (exit 1 at start),
+    /// hang, crash, unknown_provider. Whole-process behaviours: crash (exit 1 at start),
     /// crash_once (only the first start per CODEX_HOME), hang_handshake.
     CodexAppServer {
         #[arg(long, default_value = "ok", value_parser = parse_behaviour)]

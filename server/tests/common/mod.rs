@@ -26,6 +26,7 @@ impl TestServer {
             seed_demo: true,
             lease_ms: 30_000,
             cron_slots: 4,
+            self_exe: Some(env!("CARGO_BIN_EXE_switchyard").into()),
         };
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(server::serve::serve(settings, listener, async {

@@ -8,7 +8,7 @@
 //! turn    := "ok" | "reply(" text ")" | "rate_limit" | "rate_limit(" seconds ")"
 //!          | "usage_limit" | "auth" | "server_error" | "overloaded"
 //!          | "context_overflow" | "fail" | "stream_break_after(" n ")"
-//!          | "stall" | "hang" | "crash"
+//!          | "stall" | "hang" | "crash" | "unknown_provider"
 //! ```
 //!
 //! Process behaviours act before the handshake: `crash` exits 1 at start the
@@ -40,6 +40,9 @@ pub enum Turn {
     Stall,
     Hang,
     Crash,
+    /// `thread/start` for this model is refused the way the real binary
+    /// refuses a provider it does not know (a config-layer failure).
+    UnknownProvider,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -140,9 +143,10 @@ impl FromStr for Turn {
             ("stall", None) => Turn::Stall,
             ("hang", None) => Turn::Hang,
             ("crash", None) => Turn::Crash,
+            ("unknown_provider", None) => Turn::UnknownProvider,
             _ => {
                 return Err(format!(
-                    "unknown behaviour `{text}`; known: ok, reply(text), rate_limit(s), usage_limit, auth, server_error, overloaded, context_overflow, fail, stream_break_after(n), stall, hang, crash (per model), or crash, crash_once, hang_handshake (the whole process)"
+                    "unknown behaviour `{text}`; known: ok, reply(text), rate_limit(s), usage_limit, auth, server_error, overloaded, context_overflow, fail, stream_break_after(n), stall, hang, crash, unknown_provider (per model), or crash, crash_once, hang_handshake (the whole process)"
                 ))
             }
         };
@@ -167,6 +171,7 @@ impl fmt::Display for Turn {
             Turn::Stall => f.write_str("stall"),
             Turn::Hang => f.write_str("hang"),
             Turn::Crash => f.write_str("crash"),
+            Turn::UnknownProvider => f.write_str("unknown_provider"),
         }
     }
 }

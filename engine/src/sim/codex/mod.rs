@@ -37,6 +37,13 @@ pub async fn serve(behaviour: Behaviour, overrides: &[String]) -> i32 {
             return 1;
         }
     }
+    // Tests find the process (and check its group died) by this file.
+    if let Some(home) = std::env::var_os("CODEX_HOME") {
+        let _ = std::fs::write(
+            PathBuf::from(home).join("sim-codex.pid"),
+            std::process::id().to_string(),
+        );
+    }
     match behaviour {
         Behaviour::Crash => return crash_at_start(),
         Behaviour::CrashOnce => {
@@ -174,6 +181,11 @@ impl Server {
             .get("modelProvider")
             .and_then(Value::as_str)
             .unwrap_or("openai");
+        if self.behaviour.turn(&model) == Turn::UnknownProvider {
+            return Err(format!(
+                "failed to load configuration: Model provider `{provider}` not found"
+            ));
+        }
         let config = params.get("config").and_then(Value::as_object);
         let injected = config.and_then(|c| c.get(&format!("model_providers.{provider}")));
         if BUILTIN_PROVIDERS.contains(&provider) && injected.is_some() {
@@ -400,6 +412,7 @@ impl TurnScript {
             }
             // Stop answering anything, interrupts included.
             Turn::Hang => self.hung.cancel(),
+            Turn::UnknownProvider => {} // refused at thread/start
             Turn::Crash => {
                 self.message(&answer, Some(1));
                 // Let the writer flush the delta before dying.

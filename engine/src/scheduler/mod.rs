@@ -444,6 +444,7 @@ impl Scheduler {
         };
         let mut ctx = CallContext::new(run.run_id.clone(), Some(agent.id.clone()));
         ctx.cancel = token;
+        ctx.cwd = Some(workspace.root().to_path_buf());
         if let Some(deadline_ms) = run.deadline_ms {
             let left = (deadline_ms - self.clock.now_ms()).max(0) as u64;
             ctx.limit_deadline(tokio::time::Instant::now() + Duration::from_millis(left));

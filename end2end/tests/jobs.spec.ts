@@ -33,7 +33,7 @@ test("Run now on release-engineer shows the run go queued → running → finish
   await newRun.getByRole("link", { name: "manual:release-check:1" }).click();
   await expect(page.locator("h1")).toContainText("manual:release-check:1");
   await expect(page.locator("table.timeline tr[data-decision]")).toHaveCount(5);
-  await expect(page.locator("table.timeline tr[data-decision=harness_handoff]")).toContainText("spawn_failed");
+  await expect(page.locator("table.timeline tr[data-decision=harness_handoff]")).toContainText("harness_crashed");
   await expect(page.locator("table.timeline tr[data-decision=candidate_succeeded]")).toContainText("openrouter/deepseek/deepseek-v3.2");
   await expect(page.locator("ol.transcript")).toContainText("Check the release queue");
   // The log lines that named the run, the router's decision lines among them.
@@ -54,7 +54,7 @@ test("the runs page filters by status and works without JavaScript", async ({ br
   const page = await context.newPage();
   await page.goto(`${server.url}/runs?status=error`);
   await expect(page.locator("tr[data-run]")).toHaveCount(1);
-  await expect(page.locator(`tr[data-run="${runId}"]`)).toContainText("spawn_failed");
+  await expect(page.locator(`tr[data-run="${runId}"]`)).toContainText("harness_crashed");
   await page.goto(`${server.url}/runs`);
   await expect(page.locator("tr[data-run]")).toHaveCount(2);
   await context.close();

@@ -27,7 +27,7 @@ fn enc(s: &str) -> String {
 }
 
 #[tokio::test]
-async fn run_now_falls_back_past_the_missing_codex_harness_and_records_everything() {
+async fn run_now_falls_back_past_the_crashing_codex_harness_and_records_everything() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
 
@@ -81,9 +81,9 @@ async fn run_now_falls_back_past_the_missing_codex_harness_and_records_everythin
     assert_eq!(
         decisions,
         [
-            ("candidate_failed", "spawn_failed"),
-            ("harness_handoff", "spawn_failed"),
+            ("candidate_failed", "harness_crashed"),
             ("skip_candidate", "harness_down"),
+            ("harness_handoff", "harness_crashed"),
             ("candidate_failed", "rate_limit"),
             ("candidate_succeeded", "none"),
         ]
@@ -100,7 +100,12 @@ async fn run_now_falls_back_past_the_missing_codex_harness_and_records_everythin
         .await;
     let detail = until_finished(&server, enqueued["runId"].as_str().unwrap()).await;
     assert_eq!(detail["run"]["status"], "error");
-    assert_eq!(detail["run"]["errorClass"], "spawn_failed");
+    assert_eq!(detail["run"]["errorClass"], "harness_crashed");
+    let error = detail["run"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("`embeddedHarness.fallback: none` stopped the chain"),
+        "{error}"
+    );
     let jobs = server.get_json("/api/v1/jobs").await;
     let qa = jobs
         .as_array()

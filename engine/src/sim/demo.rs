@@ -31,6 +31,12 @@ pub fn fleet_config() -> Value {
                 "scripts": {"deepseek/deepseek-v3.2": "ok"}
             }
         },
+        // The Codex app-server is Switchyard's stand-in (DESIGN §9), scripted
+        // to exit 1 at start the way the seed's did: every Codex agent shows
+        // the crash, the handoff to the native engine (or, for QA with
+        // `fallback: none`, the stop and why). Point `command` at a real
+        // `codex app-server` to use one.
+        "harnesses": {"codex": {"sim": "crash"}},
         "agents": {
             "defaults": {
                 "model": {

@@ -99,10 +99,11 @@ pub async fn serve(
         .await
         .context("starting the in-process sim provider")?;
     tracing::info!(base_url = %sim.base_url(), "sim provider ready");
+    let codex = Arc::new(CodexAppServer::new(codex_env(&settings)?));
     let model_router = Arc::new(
         ModelRouter::new(store.clone(), clock.clone(), Arc::new(ProcessEnv))
             .with_sim(Arc::new(sim))
-            .with_codex(Arc::new(CodexAppServer::new(codex_env(&settings)?))),
+            .with_codex(codex.clone()),
     );
     if settings.seed_demo
         && fleet
@@ -145,6 +146,7 @@ pub async fn serve(
         fleet,
         router: model_router,
         scheduler,
+        codex,
         leptos,
     };
     tracing::info!(

@@ -2,6 +2,7 @@
 
 use axum::extract::FromRef;
 use engine::fleet::Fleet;
+use engine::harness::codex::CodexAppServer;
 use engine::router::Router;
 use engine::scheduler::Scheduler;
 use leptos::config::LeptosOptions;
@@ -12,6 +13,8 @@ pub struct AppState {
     pub fleet: Fleet,
     pub router: Arc<Router>,
     pub scheduler: Arc<Scheduler>,
+    /// The Codex harness the router uses, for checks (`doctor`) and drills.
+    pub codex: Arc<CodexAppServer>,
     pub leptos: LeptosOptions,
 }
 

@@ -127,6 +127,10 @@ impl CodexAppServer {
     pub fn launch(&self, settings: &CodexSettings) -> Launch {
         Launch::resolve(settings, &self.env)
     }
+
+    pub fn env(&self) -> &CodexEnv {
+        &self.env
+    }
 }
 
 impl CodexHarness for CodexAppServer {

@@ -246,8 +246,12 @@ fn thread_params(candidate: &Candidate, launch: &Launch, cwd: &Path) -> Result<V
     if let Some(key) = &provider.api_key {
         entry.insert("env_key".into(), json!(key.env));
     }
+    // Codex's HTTP retries (5xx only) are off: the router decides. One
+    // stream retry stays on because only its `willRetry` announcement (and
+    // the stderr line with the delay) tells a 429's Retry-After; the client
+    // interrupts at that first announcement, so it is never taken.
     entry.insert("request_max_retries".into(), json!(0));
-    entry.insert("stream_max_retries".into(), json!(0));
+    entry.insert("stream_max_retries".into(), json!(1));
     entry.insert(
         "stream_idle_timeout_ms".into(),
         json!(launch.idle_timeout.as_millis() as u64),
@@ -419,6 +423,7 @@ impl<'a> Session<'a> {
                 }
             };
             match method.as_str() {
+                "item/started" => items.started(&params),
                 "item/agentMessage/delta" => items.delta(&params),
                 "item/completed" => items.completed(&params),
                 "thread/tokenUsage/updated" => {
@@ -447,19 +452,31 @@ impl<'a> Session<'a> {
                     if !will_retry {
                         continue; // the turn/completed that follows decides
                     }
-                    if let Some(class) = outcome::retry_signal(&info) {
-                        let detail = format!(
-                            "codex is retrying: {text} ({info}); interrupted at the first signal"
-                        );
-                        let mut failure = self
-                            .interrupt(&thread_id, &turn_id, class, detail, &items)
-                            .await;
-                        // A long Retry-After appears only on Codex's stderr.
-                        failure.retry_after_ms = failure
-                            .retry_after_ms
-                            .or_else(|| outcome::reset_in_text(&self.peer.stderr_tail()));
-                        return Err(failure);
-                    }
+                    // Codex would retry (or sleep a whole Retry-After, or
+                    // reconnect forever to a dead host): the router decides
+                    // instead, so interrupt at the first announcement.
+                    let more = params
+                        .pointer("/error/additionalDetails")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    let class =
+                        outcome::retry_signal(&info, &text, more, items.partial().is_some());
+                    let detail = format!(
+                        "codex is retrying: {text}{} ({info}); interrupted at the first signal",
+                        if more.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {more}")
+                        }
+                    );
+                    let mut failure = self
+                        .interrupt(&thread_id, &turn_id, class, detail, &items)
+                        .await;
+                    // A Retry-After shows only on Codex's stderr.
+                    failure.retry_after_ms = failure
+                        .retry_after_ms
+                        .or_else(|| outcome::reset_in_text(&self.peer.stderr_tail()));
+                    return Err(failure);
                 }
                 "turn/completed" => {
                     let status = params
@@ -558,6 +575,23 @@ struct Items {
 }
 
 impl Items {
+    /// A retried stream may reuse the item id: its text starts over.
+    fn started(&mut self, params: &Value) {
+        let Some(item) = params.get("item") else {
+            return;
+        };
+        if item.get("type").and_then(Value::as_str) != Some("agentMessage") {
+            return;
+        }
+        let Some(id) = item.get("id").and_then(Value::as_str) else {
+            return;
+        };
+        self.order.retain(|o| o != id);
+        self.order.push(id.to_owned());
+        self.text.insert(id.to_owned(), String::new());
+        self.done.remove(id);
+    }
+
     fn delta(&mut self, params: &Value) {
         let (Some(id), Some(delta)) = (
             params.get("itemId").and_then(Value::as_str),
@@ -614,6 +648,10 @@ mod tests {
         for (id, d) in [("a", "Hel"), ("a", "lo"), ("b", "Hel"), ("b", "lo w")] {
             items.delta(&json!({"itemId": id, "delta": d}));
         }
+        assert_eq!(items.partial().as_deref(), Some("Hello w"));
+        // The same id streamed again after a retry starts over.
+        items.started(&json!({"item": {"type": "agentMessage", "id": "b", "text": ""}}));
+        items.delta(&json!({"itemId": "b", "delta": "Hello w"}));
         assert_eq!(items.partial().as_deref(), Some("Hello w"));
         items.completed(
             &json!({"item": {"type": "agentMessage", "id": "b", "text": "Hello world"}}),

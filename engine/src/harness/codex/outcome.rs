@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::failure::{hint_in_text, FailureClass};
+use crate::failure::{hint_in_text, parse_duration_text, FailureClass};
 use crate::provider::Failure;
 
 /// The variant name and its HTTP status, if any.
@@ -28,37 +28,61 @@ pub(crate) fn error_info(info: &Value) -> (String, Option<u16>) {
 /// The class of an HTTP status Codex reports for the provider.
 fn status_class(status: u16) -> FailureClass {
     match status {
-        401 | 403 => FailureClass::Auth,
+        401 => FailureClass::Auth,
+        403 => FailureClass::AuthPermanent,
         402 => FailureClass::Billing,
+        404 => FailureClass::ModelNotFound,
         408 => FailureClass::Timeout,
         429 => FailureClass::RateLimit,
         503 | 529 => FailureClass::Overloaded,
-        400 | 404 | 422 => FailureClass::Format,
+        400 | 422 => FailureClass::Format,
         _ => FailureClass::ServerError,
     }
 }
 
-/// A `willRetry: true` error worth acting on at once: Codex would retry a
-/// 401/403/429 for seconds (or sleep a whole `Retry-After`), so Switchyard
-/// interrupts on the first signal instead.
-pub(crate) fn retry_signal(info: &Value) -> Option<FailureClass> {
-    match error_info(info).1 {
-        Some(401 | 403) => Some(FailureClass::Auth),
-        Some(429) => Some(FailureClass::RateLimit),
-        _ => None,
+/// The class of a `willRetry: true` error, at which the client interrupts.
+/// The status is often null (5xx, broken streams, an in-stream rate limit),
+/// so the texts decide then; a host that refuses connections shows only as
+/// "Reconnecting... waiting for network" and would be retried forever.
+pub(crate) fn retry_signal(
+    info: &Value,
+    message: &str,
+    details: &str,
+    partial: bool,
+) -> FailureClass {
+    if let Some(status) = error_info(info).1 {
+        return status_class(status);
+    }
+    let text = format!("{message} {details}").to_lowercase();
+    if text.contains("rate limit") || text.contains("rate_limit") {
+        FailureClass::RateLimit
+    } else if text.contains("usage limit") || text.contains("quota") {
+        FailureClass::UsageLimit
+    } else if partial {
+        FailureClass::StreamInterrupted
+    } else if text.contains("timeout") || text.contains("timed out") {
+        FailureClass::Timeout
+    } else {
+        // "waiting for network", "stream disconnected before completion"
+        // before any output, a 5xx: the provider failed before answering.
+        FailureClass::ServerError
     }
 }
 
-/// The class of a failed turn (`turn/completed {status: "failed"}` or a
-/// final `error` notification).
+/// The class of a failed turn (`turn/completed {status: "failed"}`).
 pub(crate) fn turn_failure(message: &str, info: &Value, partial: Option<String>) -> Failure {
     let (name, status) = error_info(info);
+    let lower = message.to_lowercase();
     let class = match name.as_str() {
+        "usageLimitExceeded" if lower.contains("quota") || lower.contains("billing") => {
+            FailureClass::Billing
+        }
         "usageLimitExceeded" => FailureClass::UsageLimit,
         "contextWindowExceeded" => FailureClass::ContextOverflow,
         "serverOverloaded" => FailureClass::Overloaded,
         "internalServerError" => FailureClass::ServerError,
         "rateLimitExceeded" => FailureClass::RateLimit,
+        "modelNotFound" => FailureClass::ModelNotFound,
         "unauthorized" => FailureClass::Auth,
         "badRequest" => FailureClass::Format,
         "sandboxError" => FailureClass::ToolError,
@@ -69,12 +93,13 @@ pub(crate) fn turn_failure(message: &str, info: &Value, partial: Option<String>)
         }
         "responseStreamDisconnected" if partial.is_some() => FailureClass::StreamInterrupted,
         "responseStreamDisconnected" => status.map_or(FailureClass::ServerError, status_class),
-        // `other`: a stream closed early or Codex's own idle timeout.
+        // `other`: a missing env_key variable, a stream closed early, Codex's
+        // own idle timeout, a 400 with the body as the message.
+        _ if lower.contains("missing environment variable") => FailureClass::AuthMissing,
         _ if partial.is_some() => FailureClass::StreamInterrupted,
-        _ if message.to_lowercase().contains("timeout")
-            || message.to_lowercase().contains("timed out") =>
-        {
-            FailureClass::Timeout
+        _ if lower.contains("timeout") || lower.contains("timed out") => FailureClass::Timeout,
+        _ if lower.contains("400 bad request") || lower.contains("invalid_request_error") => {
+            FailureClass::Format
         }
         _ => FailureClass::ServerError,
     };
@@ -94,17 +119,32 @@ pub(crate) fn turn_failure(message: &str, info: &Value, partial: Option<String>)
 /// `try again in 2h 5m`, `retrying after 3600s`, `Retry-After: 30` in a
 /// message or Codex's stderr.
 pub(crate) fn reset_in_text(text: &str) -> Option<i64> {
-    hint_in_text(text)
+    hint_in_text(text).or_else(|| retry_log_delay(text))
+}
+
+/// Codex's retry log line (`RUST_LOG=codex_core::responses_retry=warn`):
+/// `… (1/1 in 3599.99s)`. The last one counts.
+fn retry_log_delay(text: &str) -> Option<i64> {
+    text.lines().rev().find_map(|line| {
+        line.split('(').skip(1).find_map(|part| {
+            let inside = part.split(')').next()?;
+            let (count, delay) = inside.split_once(" in ")?;
+            let (done, of) = count.split_once('/')?;
+            (done.trim().parse::<u32>().is_ok() && of.trim().parse::<u32>().is_ok())
+                .then(|| parse_duration_text(delay.trim()))
+                .flatten()
+        })
+    })
 }
 
 /// A JSON-RPC error on `thread/start`: Codex refused the thread's config
 /// (the process keeps running), so only this candidate is affected.
 pub(crate) fn thread_rejected(message: &str) -> Failure {
     let lower = message.to_lowercase();
-    let class = if lower.contains("model provider")
-        || lower.contains("wire_api")
-        || lower.contains("load configuration")
-    {
+    let class = if lower.contains("wire_api") {
+        // The provider speaks a wire Codex no longer accepts (`chat`).
+        FailureClass::HarnessMismatch
+    } else if lower.contains("model provider") || lower.contains("load configuration") {
         FailureClass::ProviderNotFound
     } else if lower.contains("model")
         && (lower.contains("not found") || lower.contains("does not exist"))
@@ -145,6 +185,15 @@ mod tests {
             ),
             (json!("rateLimitExceeded"), FailureClass::RateLimit),
             (json!("other"), FailureClass::ServerError),
+            (json!("modelNotFound"), FailureClass::ModelNotFound),
+            (
+                json!({"httpConnectionFailed": {"httpStatusCode": 503}}),
+                FailureClass::Overloaded,
+            ),
+            (
+                json!({"httpConnectionFailed": {"httpStatusCode": 403}}),
+                FailureClass::AuthPermanent,
+            ),
         ];
         for (info, class) in cases {
             assert_eq!(turn_failure("m", &info, None).class, class, "{info}");
@@ -160,22 +209,48 @@ mod tests {
     }
 
     #[test]
-    fn first_retry_signal_classifies_auth_and_rate_limit_only() {
+    fn retry_signals_are_classified_even_without_a_status() {
+        let sig = |info: Value, msg: &str, more: &str, partial: bool| {
+            retry_signal(&info, msg, more, partial)
+        };
+        let disconnected = |s: Value| json!({"responseStreamDisconnected": {"httpStatusCode": s}});
         assert_eq!(
-            retry_signal(&json!({"responseStreamDisconnected": {"httpStatusCode": 429}})),
-            Some(FailureClass::RateLimit)
+            sig(disconnected(json!(429)), "Reconnecting... 1/1", "", false),
+            FailureClass::RateLimit
         );
         assert_eq!(
-            retry_signal(&json!({"responseStreamDisconnected": {"httpStatusCode": 401}})),
-            Some(FailureClass::Auth)
+            sig(disconnected(json!(401)), "", "", false),
+            FailureClass::Auth
         );
         assert_eq!(
-            retry_signal(&json!({"responseStreamDisconnected": {"httpStatusCode": 500}})),
-            None
+            sig(disconnected(json!(403)), "", "", false),
+            FailureClass::AuthPermanent
         );
         assert_eq!(
-            retry_signal(&json!({"responseStreamDisconnected": {"httpStatusCode": null}})),
-            None
+            sig(disconnected(json!(500)), "", "", false),
+            FailureClass::ServerError
+        );
+        assert_eq!(
+            sig(
+                disconnected(Value::Null),
+                "Reconnecting... 1/1",
+                "rate limit exceeded: slow down",
+                false
+            ),
+            FailureClass::RateLimit
+        );
+        assert_eq!(
+            sig(
+                json!("other"),
+                "Reconnecting... waiting for network",
+                "Connection failed: error sending request",
+                false
+            ),
+            FailureClass::ServerError
+        );
+        assert_eq!(
+            sig(disconnected(Value::Null), "stream disconnected", "", true),
+            FailureClass::StreamInterrupted
         );
     }
 
@@ -190,6 +265,8 @@ mod tests {
             Some(3_600_000)
         );
         assert_eq!(reset_in_text("nothing here"), None);
+        let log = "2026-11-25T10:00:00Z WARN codex_core::responses_retry: stream disconnected - retrying sampling request (1/1 in 3599.99s)... turn_id=t retries=1 sampling_error=exceeded retry limit, last status: 429 Too Many Requests";
+        assert_eq!(reset_in_text(log), Some(3_599_990));
     }
 
     #[test]

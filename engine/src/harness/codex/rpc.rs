@@ -95,6 +95,11 @@ impl Peer {
         let mut child = Command::new(program)
             .args(args)
             .env("CODEX_HOME", codex_home)
+            // Plain stderr for the error detail, no backtraces in it, and the
+            // one log line that carries a Retry-After delay ("(1/1 in 3599.99s)").
+            .env("NO_COLOR", "1")
+            .env("RUST_BACKTRACE", "0")
+            .env("RUST_LOG", "error,codex_core::responses_retry=warn")
             .current_dir(cwd)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

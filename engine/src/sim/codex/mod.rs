@@ -161,8 +161,10 @@ impl Server {
                 }
                 Ok(json!({}))
             }
-            // Like the real server: an unknown method may get no reply.
-            _ => return,
+            // The real server's reply to a method it does not know.
+            other => Err(format!(
+                "Invalid request: unknown variant `{other}`, expected one of `initialize`, `thread/start`, `turn/start`, `turn/interrupt`"
+            )),
         };
         let message = match reply {
             Ok(result) => json!({"id": id, "result": result}),
@@ -190,7 +192,7 @@ impl Server {
         let injected = config.and_then(|c| c.get(&format!("model_providers.{provider}")));
         if BUILTIN_PROVIDERS.contains(&provider) && injected.is_some() {
             return Err(format!(
-                "failed to load configuration: model provider `{provider}` is reserved and cannot be overridden"
+                "failed to load configuration: model_providers contains reserved built-in provider IDs: `{provider}`. Built-in providers cannot be overridden. Rename your custom provider (for example, `{provider}-custom`).\nin `model_providers`\n"
             ));
         }
         match injected.and_then(Value::as_object) {
@@ -243,9 +245,13 @@ fn check_injected(p: &Map<String, Value>) -> Result<(), String> {
         return Err("failed to load configuration: missing field `name`".into());
     }
     if p.get("wire_api").and_then(Value::as_str) == Some("chat") {
-        return Err(
-            "failed to load configuration: `wire_api = \"chat\"` is no longer supported; use `wire_api = \"responses\"`".into(),
-        );
+        return Err(concat!(
+            "failed to load configuration: `wire_api = \"chat\"` is no longer supported.\n",
+            "How to fix: set `wire_api = \"responses\"` in your provider config.\n",
+            "More info: https://github.com/openai/codex/discussions/7782\n",
+            "in `model_providers.p.wire_api`\n"
+        )
+        .into());
     }
     Ok(())
 }
@@ -357,9 +363,9 @@ impl TurnScript {
             }
             Turn::RateLimit(seconds) => {
                 let wait = seconds.unwrap_or(60);
-                eprintln!("WARN codex_core::client: rate limited; retrying after {wait}s (Retry-After: {wait})");
+                eprintln!("2026-01-01T00:00:00.000000Z  WARN codex_core::responses_retry: stream disconnected - retrying sampling request (1/1 in {wait}s)... retries=1 max_retries=1 sampling_error=exceeded retry limit, last status: 429 Too Many Requests");
                 self.retrying(
-                    "Reconnecting... 1/5",
+                    "Reconnecting... 1/1",
                     json!({"responseStreamDisconnected": {"httpStatusCode": 429}}),
                 );
                 if !self.wait(Some(wait)).await {
@@ -375,7 +381,7 @@ impl TurnScript {
             ),
             Turn::Auth => {
                 self.retrying(
-                    "Reconnecting... 1/5",
+                    "Reconnecting... 1/1",
                     json!({"responseStreamDisconnected": {"httpStatusCode": 401}}),
                 );
                 if !self.wait(Some(2)).await {

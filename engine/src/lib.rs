@@ -17,6 +17,8 @@ pub mod agent;
 #[cfg(feature = "server")]
 pub mod clock;
 #[cfg(feature = "server")]
+pub mod doctor;
+#[cfg(feature = "server")]
 pub mod fleet;
 #[cfg(feature = "server")]
 pub mod harness;

@@ -53,7 +53,17 @@ pub enum Command {
         #[command(flatten)]
         server: crate::config_cli::ServerArgs,
     },
-    /// Fault-injection tools: a scripted OpenAI-compatible provider.
+    /// Check the Codex harness (handshake per agent), every provider and
+    /// the chains' reachability; exits 1 when a check fails.
+    Doctor {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: crate::config_cli::ServerArgs,
+    },
+    /// Fault-injection tools: a scripted OpenAI-compatible provider and a
+    /// stand-in Codex app-server.
     Sim {
         #[command(subcommand)]
         command: crate::sim_cli::SimCommand,
@@ -111,5 +121,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config { command, server } => crate::config_cli::run(command, server).await,
         Command::Sim { command } => crate::sim_cli::run(command).await,
         Command::Cron { command, server } => crate::cron_cli::run(command, server).await,
+        Command::Doctor { json, server } => crate::doctor_cli::run(json, server).await,
     }
 }

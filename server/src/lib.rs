@@ -6,6 +6,7 @@ pub mod api;
 pub mod cli;
 pub mod config_cli;
 pub mod cron_cli;
+pub mod doctor_cli;
 pub mod error;
 pub mod health;
 pub mod serve;

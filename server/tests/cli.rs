@@ -318,3 +318,53 @@ async fn cron_verbs_talk_to_a_running_server() {
     assert!(text(&out).contains("already ended (ok)"), "{}", text(&out));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn doctor_checks_the_codex_handshake_providers_and_chains() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let url = server.base.clone();
+    let doctor = |json: bool| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: &[&str] = if json {
+                &["doctor", "--json"]
+            } else {
+                &["doctor"]
+            };
+            switchyard(args, Some(&url))
+        })
+    };
+    // The demo's Codex stand-in crashes at start: every Codex agent fails.
+    let out = doctor(false).await.unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("FAIL adrian-ceo")
+            && t.contains("harness_crashed: codex app-server exited before the handshake: code=1"),
+        "{t}"
+    );
+    assert!(
+        t.contains("ok   ollama-cloud         sim               answered in"),
+        "{t}"
+    );
+    assert!(
+        t.contains("skipped: served only through the Codex app-server"),
+        "{t}"
+    );
+    assert!(t.contains("warn qa-engineer"), "{t}");
+    assert!(t.contains("doctor: some checks failed"), "{t}");
+
+    // A working app-server: every check passes, warnings stay warnings.
+    let mut config = engine::sim::demo::fleet_config();
+    config["harnesses"]["codex"]["sim"] = json!("ok");
+    server.put_config(config).await;
+    let out = doctor(true).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["codex"].as_array().unwrap().len(), 4);
+    assert!(report["codex"][0]["handshakeMs"].is_u64(), "{report:#}");
+    assert_eq!(report["warnings"][0]["agent"], "qa-engineer");
+    server.stop().await;
+}

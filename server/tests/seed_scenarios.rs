@@ -41,25 +41,6 @@ fn seed_config(fallback: &str, codex: Value) -> Value {
     })
 }
 
-async fn put_config(server: &TestServer, config: Value) {
-    let res = server
-        .http
-        .get(format!("{}/api/v1/config", server.base))
-        .send()
-        .await
-        .unwrap();
-    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
-    let res = server
-        .http
-        .put(format!("{}/api/v1/config", server.base))
-        .header("if-match", etag)
-        .json(&json!({"config": config, "message": "seed scenario"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-}
-
 /// Force-runs the job and returns the finished run's detail.
 async fn force_run(server: &TestServer) -> Value {
     let (status, enqueued) = server
@@ -110,7 +91,7 @@ fn decision<'a>(detail: &'a Value, name: &str) -> &'a Value {
 async fn scenario(fallback: &str, codex: Value) -> (Value, TestServer, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
-    put_config(&server, seed_config(fallback, codex)).await;
+    server.put_config(seed_config(fallback, codex)).await;
     let detail = force_run(&server).await;
     (detail, server, dir)
 }

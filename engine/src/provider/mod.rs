@@ -197,6 +197,72 @@ impl ProviderClient {
         })
     }
 
+    /// `GET {baseUrl}/models`: whether the provider answers and accepts the
+    /// key, without spending tokens or touching health (`switchyard
+    /// doctor`). Returns the model ids it lists.
+    pub async fn list_models(
+        &self,
+        secrets: &dyn Secrets,
+        clock: &SharedClock,
+    ) -> Result<Vec<String>, Failure> {
+        let key = match &self.api_key_env {
+            Some(env) => Some(secrets.get(env).ok_or_else(|| {
+                Failure::new(
+                    FailureClass::AuthMissing,
+                    format!(
+                        "environment variable {env} (apiKey of provider `{}`) is not set",
+                        self.id
+                    ),
+                )
+            })?),
+            None => None,
+        };
+        let deadline = Instant::now() + self.limits.first_byte.min(self.limits.total);
+        let mut builder = self.http.get(format!("{}/models", self.base_url));
+        if let Some(key) = &key {
+            builder = builder.bearer_auth(key);
+        }
+        let result = async {
+            let response = within(
+                deadline,
+                self.limits.first_byte,
+                builder.send(),
+                "response headers",
+            )
+            .await?
+            .map_err(transport_failure)?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let text = within(deadline, self.limits.idle, response.text(), "response body")
+                .await?
+                .unwrap_or_default();
+            if !status.is_success() {
+                let f = classify_http(status.as_u16(), &headers, &text, clock.now_ms());
+                return Err(Failure::new(f.class, f.detail));
+            }
+            let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            Ok(value
+                .get("data")
+                .or_else(|| value.get("models"))
+                .and_then(Value::as_array)
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|m| m.get("id").or_else(|| m.get("name")))
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default())
+        }
+        .await;
+        result.map_err(|mut failure| {
+            if let Some(key) = key.as_deref().filter(|k| k.len() >= 4) {
+                failure.detail = failure.detail.replace(key, "[redacted]");
+            }
+            failure
+        })
+    }
+
     async fn attempt(
         &self,
         model: &str,

@@ -382,6 +382,21 @@ impl Router {
         }
     }
 
+    /// The client the router would use for a provider (the in-process sim's
+    /// for `kind: sim` without a `baseUrl`).
+    pub fn client_for(
+        &self,
+        id: &crate::config::ProviderId,
+        provider: &crate::config::Provider,
+    ) -> Result<Arc<crate::provider::ProviderClient>, String> {
+        let sim_url = self.sim_base_url(provider.kind, &provider.base_url);
+        self.clients.get(id, provider, sim_url)
+    }
+
+    pub fn secrets(&self) -> &dyn Secrets {
+        self.secrets.as_ref()
+    }
+
     fn sim_base_url(&self, kind: ProviderKind, base_url: &Option<String>) -> Option<String> {
         match (kind, base_url, &self.sim) {
             (ProviderKind::Sim, None, Some(sim)) => Some(sim.base_url()),

@@ -3,6 +3,7 @@
 
 mod agents;
 mod config;
+mod doctor;
 mod jobs;
 pub mod openapi;
 mod providers;
@@ -19,6 +20,7 @@ pub fn router() -> Router<AppState> {
             .merge(config::router())
             .merge(providers::router())
             .merge(jobs::router())
+            .merge(doctor::router())
             .merge(openapi::router()),
     )
 }

@@ -5,7 +5,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use utoipa::OpenApi;
 
-use super::{agents, config, jobs, providers};
+use super::{agents, config, doctor, jobs, providers};
 use crate::AppState;
 
 #[derive(OpenApi)]
@@ -17,9 +17,11 @@ use crate::AppState;
         config::diff, config::rollback, config::import, config::export,
         providers::list, providers::test_call, providers::decisions, providers::stream,
         jobs::list, jobs::run_now, jobs::enable, jobs::disable, jobs::runs, jobs::run, jobs::cancel,
+        doctor::run,
     ),
     tags((name = "agents", description = "effective agent settings and harness switches"),
          (name = "config", description = "config revisions, validation, diff, rollback, import and export"),
+         (name = "doctor", description = "checks of the Codex harness, providers and chains"),
          (name = "jobs", description = "cron jobs, force-run, run history, run detail and cancel"),
          (name = "providers", description = "provider health, cooldowns, circuits, test calls and routing decisions"))
 )]

@@ -90,6 +90,26 @@ impl TestServer {
         (res.status().as_u16(), res.json().await.unwrap())
     }
 
+    /// Replaces the whole config (GET for the ETag, then PUT with If-Match).
+    pub async fn put_config(&self, config: Value) {
+        let res = self
+            .http
+            .get(format!("{}/api/v1/config", self.base))
+            .send()
+            .await
+            .unwrap();
+        let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+        let res = self
+            .http
+            .put(format!("{}/api/v1/config", self.base))
+            .header("if-match", etag)
+            .json(&serde_json::json!({"config": config, "message": "test"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    }
+
     pub async fn agents(&self) -> Value {
         let (status, body) = self.get("/api/v1/agents").await;
         assert_eq!(status, 200, "{body}");

@@ -48,6 +48,7 @@ pub fn validate(config: &Config, env: &dyn Env) -> Report {
     check_agents(config, &mut report);
     check_jobs(config, &mut report);
     check_alerts(config, env, &mut report);
+    check_codex(config, &mut report);
     for agent in config.effective_agents() {
         let reach = Reachability::of(config, &agent);
         for w in &reach.warnings {
@@ -105,6 +106,54 @@ fn check_providers(config: &Config, env: &dyn Env, report: &mut Report) {
             if let Err(e) = script.parse::<crate::sim::provider::Script>() {
                 report.errors.push(Problem::new(at, e.to_string()));
             }
+        }
+    }
+}
+
+fn check_codex(config: &Config, report: &mut Report) {
+    let codex = &config.harnesses.codex;
+    let path = "harnesses.codex";
+    if codex.sim.is_some() && codex.command.is_some() {
+        report.errors.push(Problem::new(
+            format!("{path}.sim"),
+            "set either `command` (a real app-server) or `sim` (the stand-in), not both",
+        ));
+    }
+    if let Some(command) = &codex.command {
+        if command.first().is_none_or(|p| p.trim().is_empty()) {
+            report.errors.push(Problem::new(
+                format!("{path}.command"),
+                "must name a program, e.g. [\"codex\", \"app-server\"]",
+            ));
+        }
+    }
+    if let Some(script) = &codex.sim {
+        if let Err(e) = script.parse::<crate::sim::codex::Behaviour>() {
+            report.errors.push(Problem::new(format!("{path}.sim"), e));
+        }
+    }
+    for (field, value) in [
+        ("handshakeTimeoutMs", codex.handshake_timeout_ms),
+        ("requestTimeoutMs", codex.request_timeout_ms),
+        ("idleTimeoutMs", codex.idle_timeout_ms),
+    ] {
+        if value == Some(0) {
+            report.errors.push(Problem::new(
+                format!("{path}.{field}"),
+                "must be at least 1 ms",
+            ));
+        }
+    }
+    if let Some(sandbox) = &codex.sandbox {
+        const SANDBOXES: [&str; 3] = ["read-only", "workspace-write", "danger-full-access"];
+        if !SANDBOXES.contains(&sandbox.as_str()) {
+            report.errors.push(Problem::new(
+                format!("{path}.sandbox"),
+                format!(
+                    "unknown sandbox `{sandbox}`; allowed: {}",
+                    SANDBOXES.join(", ")
+                ),
+            ));
         }
     }
 }
@@ -307,6 +356,40 @@ mod tests {
         let warnings: Vec<String> = report.warnings.iter().map(ToString::to_string).collect();
         assert!(warnings.contains(&"agents.entries.qa-engineer: fallback: none — ollama-cloud/glm-5.1 and openrouter/deepseek/deepseek-v3.2 can never run".to_owned()), "{warnings:#?}");
         assert_eq!(report.reachability.len(), 4);
+    }
+
+    #[test]
+    fn the_codex_harness_settings_are_checked_where_they_are_written() {
+        let config = Config::from_json(&serde_json::json!({
+            "harnesses": {"codex": {"sim": "spark=explode", "command": [""], "idleTimeoutMs": 0, "sandbox": "yolo"}}
+        }))
+        .unwrap();
+        let report = validate(&config, &NoEnv);
+        let errors: Vec<String> = report.errors.iter().map(|p| p.to_string()).collect();
+        assert_eq!(errors.len(), 5, "{errors:#?}");
+        assert!(
+            errors[0].starts_with("harnesses.codex.sim: set either `command`"),
+            "{errors:#?}"
+        );
+        assert!(
+            errors[1].starts_with("harnesses.codex.command: must name a program"),
+            "{errors:#?}"
+        );
+        assert!(
+            errors[2].starts_with("harnesses.codex.sim: unknown behaviour `explode`"),
+            "{errors:#?}"
+        );
+        assert!(
+            errors[3].starts_with("harnesses.codex.idleTimeoutMs: must be at least 1 ms"),
+            "{errors:#?}"
+        );
+        assert!(
+            errors[4].starts_with("harnesses.codex.sandbox: unknown sandbox `yolo`"),
+            "{errors:#?}"
+        );
+        let typo =
+            Config::from_json(&serde_json::json!({"harnesses": {"codex": {"comand": ["x"]}}}));
+        assert!(typo.unwrap_err().to_string().contains("harnesses.codex"));
     }
 
     #[test]

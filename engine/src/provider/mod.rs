@@ -167,33 +167,29 @@ impl ProviderClient {
         secrets: &dyn Secrets,
         clock: &SharedClock,
     ) -> Result<Completion, Failure> {
-        let key = match &self.api_key_env {
-            Some(env) => match secrets.get(env) {
-                Some(key) => Some(key),
-                None => {
-                    return Err(Failure::new(
-                        FailureClass::AuthMissing,
-                        format!(
-                            "environment variable {env} (apiKey of provider `{}`) is not set",
-                            self.id
-                        ),
-                    ))
-                }
-            },
-            None => None,
-        };
+        let key = self.key(secrets)?;
         let _permit = self
             .permits
             .acquire()
             .await
             .expect("semaphore never closed");
         let result = self.attempt(model, request, key.as_deref(), clock).await;
-        result.map_err(|mut failure| {
-            if let Some(key) = key.as_deref().filter(|k| k.len() >= 4) {
-                failure.detail = failure.detail.replace(key, "[redacted]");
-                failure.partial = failure.partial.map(|p| p.replace(key, "[redacted]"));
-            }
-            failure
+        result.map_err(|failure| redact(failure, key.as_deref()))
+    }
+
+    /// The API key from its `{env}` reference, read at call time.
+    fn key(&self, secrets: &dyn Secrets) -> Result<Option<String>, Failure> {
+        let Some(env) = &self.api_key_env else {
+            return Ok(None);
+        };
+        secrets.get(env).map(Some).ok_or_else(|| {
+            Failure::new(
+                FailureClass::AuthMissing,
+                format!(
+                    "environment variable {env} (apiKey of provider `{}`) is not set",
+                    self.id
+                ),
+            )
         })
     }
 
@@ -205,18 +201,7 @@ impl ProviderClient {
         secrets: &dyn Secrets,
         clock: &SharedClock,
     ) -> Result<Vec<String>, Failure> {
-        let key = match &self.api_key_env {
-            Some(env) => Some(secrets.get(env).ok_or_else(|| {
-                Failure::new(
-                    FailureClass::AuthMissing,
-                    format!(
-                        "environment variable {env} (apiKey of provider `{}`) is not set",
-                        self.id
-                    ),
-                )
-            })?),
-            None => None,
-        };
+        let key = self.key(secrets)?;
         let deadline = Instant::now() + self.limits.first_byte.min(self.limits.total);
         let mut builder = self.http.get(format!("{}/models", self.base_url));
         if let Some(key) = &key {
@@ -255,12 +240,7 @@ impl ProviderClient {
                 .unwrap_or_default())
         }
         .await;
-        result.map_err(|mut failure| {
-            if let Some(key) = key.as_deref().filter(|k| k.len() >= 4) {
-                failure.detail = failure.detail.replace(key, "[redacted]");
-            }
-            failure
-        })
+        result.map_err(|failure| redact(failure, key.as_deref()))
     }
 
     async fn attempt(
@@ -413,6 +393,16 @@ async fn within<F: std::future::Future>(
             ),
         )
     })
+}
+
+/// A provider that echoes the key back (some do, in 401 bodies) must not
+/// put it in a detail, a log line or a transcript.
+fn redact(mut failure: Failure, key: Option<&str>) -> Failure {
+    if let Some(key) = key.filter(|k| k.len() >= 4) {
+        failure.detail = failure.detail.replace(key, "[redacted]");
+        failure.partial = failure.partial.map(|p| p.replace(key, "[redacted]"));
+    }
+    failure
 }
 
 fn transport_failure(error: reqwest::Error) -> Failure {

@@ -767,36 +767,33 @@ impl Walk<'_> {
             let short_wait = failure.retry_after_ms.filter(|ms| {
                 *ms <= policy.max_retry_wait_ms && class.action() == Action::NextWithCooldown
             });
-            if let (Some(wait), true) = (short_wait, retries < policy.max_retries) {
+            // Same candidate again: a short wait the server asked for, or
+            // the one supervised restart `fallback: codex` allows.
+            let again = if let (Some(wait), true) = (short_wait, retries < policy.max_retries) {
                 retries += 1;
-                let detail = format!(
-                    "{}; retrying the same candidate in {wait} ms ({retries} of {})",
-                    failure.detail, policy.max_retries
-                );
-                self.decide_at(
-                    Decision::CandidateFailed,
-                    c,
-                    class.as_str(),
-                    Some(&c.model),
-                    &detail,
-                    latency,
-                    attempt,
-                )
-                .await;
-                if let Err(stop) = self.wait(wait).await {
-                    return Err(Some(RouteError::Stopped(stop)));
-                }
-                continue;
-            }
-            let restart = class.action() == Action::HarnessFallback
+                Some((
+                    wait,
+                    format!(
+                        "{}; retrying the same candidate in {wait} ms ({retries} of {})",
+                        failure.detail, policy.max_retries
+                    ),
+                ))
+            } else if class.action() == Action::HarnessFallback
                 && self.plan.fallback == HarnessFallback::Codex
-                && self.ctx.codex_restarts.fetch_add(1, Ordering::SeqCst) == 0;
-            if restart {
+                && self.ctx.codex_restarts.fetch_add(1, Ordering::SeqCst) == 0
+            {
                 let wait = policy.harness_restart_backoff_ms;
-                let detail = format!(
-                    "{}; fallback: codex restarts the Codex app-server once, in {wait} ms",
-                    failure.detail
-                );
+                Some((
+                    wait,
+                    format!(
+                        "{}; fallback: codex restarts the Codex app-server once, in {wait} ms",
+                        failure.detail
+                    ),
+                ))
+            } else {
+                None
+            };
+            if let Some((wait, detail)) = again {
                 self.decide_at(
                     Decision::CandidateFailed,
                     c,

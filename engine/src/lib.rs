@@ -7,6 +7,7 @@
 //! methods as the REST API.
 
 pub mod config;
+pub mod drill;
 pub mod error;
 pub mod failure;
 pub mod health;

@@ -98,6 +98,10 @@ async fn failures_are_classified_on_both_wires() {
             ("stream_error_after(2)", FailureClass::StreamInterrupted),
             ("stream_break_after(2)", FailureClass::StreamInterrupted),
             ("empty", FailureClass::EmptyResponse),
+            ("auth_permanent", FailureClass::AuthPermanent),
+            ("content_policy", FailureClass::ContentPolicy),
+            ("format", FailureClass::Format),
+            ("model_not_found", FailureClass::ModelNotFound),
         ] {
             let f = client
                 .call(script, &request(true), &secrets(), &clock())

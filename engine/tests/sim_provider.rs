@@ -239,6 +239,10 @@ async fn failures_look_like_the_real_providers() {
         ("server_error", 500, Value::Null),
         ("overloaded", 503, json!("overloaded")),
         ("context_overflow", 400, json!("context_length_exceeded")),
+        ("auth_permanent", 401, json!("account_deactivated")),
+        ("content_policy", 400, json!("content_policy_violation")),
+        ("format", 400, Value::Null),
+        ("model_not_found", 404, json!("model_not_found")),
     ];
     for (script, status, code) in cases {
         for stream in [false, true] {

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Where a failure comes from; shown next to the class in the console.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Layer {
@@ -24,6 +25,26 @@ pub enum Layer {
     Model,
     Request,
     Run,
+}
+
+impl Layer {
+    pub const ALL: [Layer; 5] = [
+        Layer::Process,
+        Layer::Config,
+        Layer::Model,
+        Layer::Request,
+        Layer::Run,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::Process => "process",
+            Layer::Config => "config",
+            Layer::Model => "model",
+            Layer::Request => "request",
+            Layer::Run => "run",
+        }
+    }
 }
 
 /// What the router does after a failure of a class.
@@ -47,6 +68,7 @@ pub enum Action {
 macro_rules! failure_classes {
     ($( $variant:ident = $name:literal, $layer:ident; )*) => {
         /// One class per failed attempt.
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum FailureClass { $( $variant, )* }

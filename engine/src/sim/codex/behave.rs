@@ -6,9 +6,11 @@
 //! rules   := rule (";" rule)*
 //! rule    := (model "=")? turn          a rule without a model covers the rest
 //! turn    := "ok" | "reply(" text ")" | "rate_limit" | "rate_limit(" seconds ")"
-//!          | "usage_limit" | "auth" | "server_error" | "overloaded"
-//!          | "context_overflow" | "fail" | "stream_break_after(" n ")"
-//!          | "stall" | "hang" | "crash" | "unknown_provider"
+//!          | "usage_limit" | "billing" | "auth" | "auth_permanent" | "auth_missing"
+//!          | "server_error" | "overloaded"
+//!          | "context_overflow" | "bad_request" | "sandbox_error" | "empty"
+//!          | "fail" | "stream_break_after(" n ")" | "stall" | "hang" | "crash"
+//!          | "unknown_provider" | "model_not_found" | "protocol_error"
 //! ```
 //!
 //! Process behaviours act before the handshake: `crash` exits 1 at start the
@@ -17,7 +19,9 @@
 //! `hang_handshake` reads requests and never answers. Turn behaviours answer
 //! one `turn/start` for a model: `stall` is a provider that never answers
 //! (the process still honours `turn/interrupt`), `hang` a process that stops
-//! answering anything, `crash` a process that dies mid-turn.
+//! answering anything, `crash` a process that dies mid-turn,
+//! `protocol_error` a process that refuses `turn/start` with a JSON-RPC
+//! error.
 
 use std::fmt;
 use std::str::FromStr;
@@ -29,10 +33,22 @@ pub enum Turn {
     /// Codex announces a 429 retry, then sleeps this long before giving up.
     RateLimit(Option<u64>),
     UsageLimit,
+    /// The provider answered 402 (`httpConnectionFailed {httpStatusCode: 402}`).
+    Billing,
     Auth,
+    /// Like `auth`, with HTTP 403.
+    AuthPermanent,
+    /// The provider's `env_key` names an unset variable (no request made).
+    AuthMissing,
     ServerError,
     Overloaded,
     ContextOverflow,
+    /// `turn/completed` failed with `codexErrorInfo: badRequest`.
+    BadRequest,
+    /// `turn/completed` failed with `codexErrorInfo: sandboxError`.
+    SandboxError,
+    /// `turn/completed` without any agent message.
+    Empty,
     /// `turn/completed` failed with `codexErrorInfo: other`.
     Fail,
     /// This many deltas, then the stream breaks and Codex gives up.
@@ -43,6 +59,10 @@ pub enum Turn {
     /// `thread/start` for this model is refused the way the real binary
     /// refuses a provider it does not know (a config-layer failure).
     UnknownProvider,
+    /// The turn fails with `codexErrorInfo: modelNotFound` (a 404).
+    ModelNotFound,
+    /// `turn/start` gets a JSON-RPC error instead of a turn.
+    ProtocolError,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -134,19 +154,27 @@ impl FromStr for Turn {
             ("rate_limit", None) => Turn::RateLimit(None),
             ("rate_limit", Some(_)) => Turn::RateLimit(Some(number("seconds")?)),
             ("usage_limit", None) => Turn::UsageLimit,
+            ("billing", None) => Turn::Billing,
             ("auth", None) => Turn::Auth,
+            ("auth_permanent", None) => Turn::AuthPermanent,
+            ("auth_missing", None) => Turn::AuthMissing,
             ("server_error", None) => Turn::ServerError,
             ("overloaded", None) => Turn::Overloaded,
             ("context_overflow", None) => Turn::ContextOverflow,
+            ("bad_request", None) => Turn::BadRequest,
+            ("sandbox_error", None) => Turn::SandboxError,
+            ("empty", None) => Turn::Empty,
             ("fail", None) => Turn::Fail,
             ("stream_break_after", Some(_)) => Turn::StreamBreakAfter(number("n")? as usize),
             ("stall", None) => Turn::Stall,
             ("hang", None) => Turn::Hang,
             ("crash", None) => Turn::Crash,
             ("unknown_provider", None) => Turn::UnknownProvider,
+            ("model_not_found", None) => Turn::ModelNotFound,
+            ("protocol_error", None) => Turn::ProtocolError,
             _ => {
                 return Err(format!(
-                    "unknown behaviour `{text}`; known: ok, reply(text), rate_limit(s), usage_limit, auth, server_error, overloaded, context_overflow, fail, stream_break_after(n), stall, hang, crash, unknown_provider (per model), or crash, crash_once, hang_handshake (the whole process)"
+                    "unknown behaviour `{text}`; known: ok, reply(text), rate_limit(s), usage_limit, billing, auth, auth_permanent, auth_missing, server_error, overloaded, context_overflow, bad_request, sandbox_error, empty, fail, stream_break_after(n), stall, hang, crash, unknown_provider, model_not_found, protocol_error (per model), or crash, crash_once, hang_handshake (the whole process)"
                 ))
             }
         };
@@ -162,16 +190,24 @@ impl fmt::Display for Turn {
             Turn::RateLimit(None) => f.write_str("rate_limit"),
             Turn::RateLimit(Some(s)) => write!(f, "rate_limit({s})"),
             Turn::UsageLimit => f.write_str("usage_limit"),
+            Turn::Billing => f.write_str("billing"),
             Turn::Auth => f.write_str("auth"),
+            Turn::AuthPermanent => f.write_str("auth_permanent"),
+            Turn::AuthMissing => f.write_str("auth_missing"),
             Turn::ServerError => f.write_str("server_error"),
             Turn::Overloaded => f.write_str("overloaded"),
             Turn::ContextOverflow => f.write_str("context_overflow"),
+            Turn::BadRequest => f.write_str("bad_request"),
+            Turn::SandboxError => f.write_str("sandbox_error"),
+            Turn::Empty => f.write_str("empty"),
             Turn::Fail => f.write_str("fail"),
             Turn::StreamBreakAfter(n) => write!(f, "stream_break_after({n})"),
             Turn::Stall => f.write_str("stall"),
             Turn::Hang => f.write_str("hang"),
             Turn::Crash => f.write_str("crash"),
             Turn::UnknownProvider => f.write_str("unknown_provider"),
+            Turn::ModelNotFound => f.write_str("model_not_found"),
+            Turn::ProtocolError => f.write_str("protocol_error"),
         }
     }
 }
@@ -190,6 +226,38 @@ mod tests {
         assert_eq!(b.turn("gpt-5.4"), Turn::Auth);
         assert_eq!(b.turn("other"), Turn::Reply("a=b".into()));
         assert_eq!("ok".parse::<Behaviour>().unwrap().turn("x"), Turn::Ok);
+    }
+
+    #[test]
+    fn every_turn_round_trips_through_its_text() {
+        let turns = [
+            Turn::Ok,
+            Turn::Reply("hi".into()),
+            Turn::RateLimit(None),
+            Turn::RateLimit(Some(60)),
+            Turn::UsageLimit,
+            Turn::Billing,
+            Turn::Auth,
+            Turn::AuthPermanent,
+            Turn::AuthMissing,
+            Turn::ServerError,
+            Turn::Overloaded,
+            Turn::ContextOverflow,
+            Turn::BadRequest,
+            Turn::SandboxError,
+            Turn::Empty,
+            Turn::Fail,
+            Turn::StreamBreakAfter(2),
+            Turn::Stall,
+            Turn::Hang,
+            Turn::Crash,
+            Turn::UnknownProvider,
+            Turn::ModelNotFound,
+            Turn::ProtocolError,
+        ];
+        for turn in turns {
+            assert_eq!(turn.to_string().parse::<Turn>(), Ok(turn.clone()), "{turn}");
+        }
     }
 
     #[test]

@@ -69,7 +69,6 @@ pub async fn serve(behaviour: Behaviour, overrides: &[String]) -> i32 {
 
 fn crash_at_start() -> i32 {
     eprintln!("Error: sim codex-app-server: crashing at start as scripted (behaviour `crash`)");
-    eprintln!("\nStack backtrace:\n   0: codex_app_server::run_main\n   1: main");
     1
 }
 
@@ -220,6 +219,11 @@ impl Server {
             return Err(format!("thread not found: {thread_id}"));
         };
         let turn = self.behaviour.turn(&model);
+        if turn == Turn::ProtocolError {
+            return Err(format!(
+                "sim: turn/start refused for `{model}` (behaviour `protocol_error`)"
+            ));
+        }
         let turn_id = self.id("turn");
         let token = CancellationToken::new();
         self.turns
@@ -379,6 +383,43 @@ impl TurnScript {
                 "You've hit your usage limit. Upgrade to Pro or try again in 2h 5m.",
                 json!("usageLimitExceeded"),
             ),
+            Turn::Billing => self.failed(
+                "unexpected status 402 Payment Required: Insufficient credits",
+                json!({"httpConnectionFailed": {"httpStatusCode": 402}}),
+            ),
+            Turn::BadRequest => self.failed(
+                "unexpected status 400 Bad Request: the request was refused",
+                json!("badRequest"),
+            ),
+            Turn::SandboxError => self.failed(
+                "sandbox error: the command was denied by the sandbox",
+                json!("sandboxError"),
+            ),
+            Turn::Empty => self.completed("completed", Value::Null),
+            Turn::ModelNotFound => self.failed(
+                &format!(
+                    "The model `{}` does not exist or you do not have access to it.",
+                    self.model
+                ),
+                json!("modelNotFound"),
+            ),
+            // `env_key` names an unset variable: no request is made.
+            Turn::AuthMissing => self.failed(
+                "Missing environment variable: `SWITCHYARD_SIM_MISSING_KEY`.",
+                json!("other"),
+            ),
+            Turn::AuthPermanent => {
+                self.retrying(
+                    "Reconnecting... 1/1",
+                    json!({"responseStreamDisconnected": {"httpStatusCode": 403}}),
+                );
+                if !self.wait(Some(2)).await {
+                    self.failed(
+                        "unexpected status 403 Forbidden: this account has been deactivated",
+                        json!({"httpConnectionFailed": {"httpStatusCode": 403}}),
+                    );
+                }
+            }
             Turn::Auth => {
                 self.retrying(
                     "Reconnecting... 1/1",
@@ -418,7 +459,8 @@ impl TurnScript {
             }
             // Stop answering anything, interrupts included.
             Turn::Hang => self.hung.cancel(),
-            Turn::UnknownProvider => {} // refused at thread/start
+            // Refused at thread/start or turn/start.
+            Turn::UnknownProvider | Turn::ProtocolError => {}
             Turn::Crash => {
                 self.message(&answer, Some(1));
                 // Let the writer flush the delta before dying.

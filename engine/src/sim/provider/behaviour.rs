@@ -64,11 +64,15 @@ impl Behaviour {
             Step::Hang => Behaviour::Hang,
             Step::RateLimit(seconds) => Behaviour::Fault(Fault::rate_limit(model, *seconds)),
             Step::Auth => Behaviour::Fault(Fault::auth()),
+            Step::AuthPermanent => Behaviour::Fault(Fault::auth_permanent()),
             Step::UsageLimit => Behaviour::Fault(Fault::usage_limit()),
             Step::Billing => Behaviour::Fault(Fault::billing()),
             Step::ServerError => Behaviour::Fault(Fault::server_error()),
             Step::Overloaded => Behaviour::Fault(Fault::overloaded()),
             Step::ContextOverflow => Behaviour::Fault(Fault::context_overflow()),
+            Step::ContentPolicy => Behaviour::Fault(Fault::content_policy()),
+            Step::Format => Behaviour::Fault(Fault::format()),
+            Step::ModelNotFound => Behaviour::Fault(Fault::model_not_found(model)),
         }
     }
 }
@@ -170,6 +174,18 @@ impl Fault {
         )
     }
 
+    pub fn auth_permanent() -> Fault {
+        Fault::new(
+            StatusCode::UNAUTHORIZED,
+            openai_error(
+                "This API key belongs to an account that has been deactivated.",
+                "invalid_request_error",
+                None,
+                Some("account_deactivated"),
+            ),
+        )
+    }
+
     pub fn usage_limit() -> Fault {
         Fault::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -224,6 +240,30 @@ impl Fault {
                 "invalid_request_error",
                 Some("messages"),
                 Some("context_length_exceeded"),
+            ),
+        )
+    }
+
+    pub fn content_policy() -> Fault {
+        Fault::new(
+            StatusCode::BAD_REQUEST,
+            openai_error(
+                "Your request was rejected as a result of our safety system.",
+                "invalid_request_error",
+                None,
+                Some("content_policy_violation"),
+            ),
+        )
+    }
+
+    pub fn format() -> Fault {
+        Fault::new(
+            StatusCode::BAD_REQUEST,
+            openai_error(
+                "Invalid value for 'messages[0].role': expected one of system, user, assistant, tool.",
+                "invalid_request_error",
+                Some("messages"),
+                None,
             ),
         )
     }

@@ -7,11 +7,12 @@
 //! ```
 //!
 //! Behaviours: `ok`, `reply(<text>)`, `tool(<name>, <json object>)`,
-//! `rate_limit` / `rate_limit(<seconds>)`, `auth`, `usage_limit`, `billing`,
-//! `server_error`, `overloaded`, `hang`, `slow(<tokens/s>)`,
-//! `stream_break_after(<n>)`, `stream_error_after(<n>)`, `context_overflow`,
-//! `empty`. Brackets and double quotes inside arguments must balance, which is
-//! what lets a reply or a tool's JSON contain commas.
+//! `rate_limit` / `rate_limit(<seconds>)`, `auth`, `auth_permanent`,
+//! `usage_limit`, `billing`, `server_error`, `overloaded`, `hang`,
+//! `slow(<tokens/s>)`, `stream_break_after(<n>)`, `stream_error_after(<n>)`,
+//! `context_overflow`, `content_policy`, `format`, `model_not_found`, `empty`.
+//! Brackets and double quotes inside arguments must balance, which is what
+//! lets a reply or a tool's JSON contain commas.
 
 use serde_json::{Map, Value};
 use std::fmt;
@@ -33,6 +34,8 @@ pub enum Step {
     RateLimit(Option<u64>),
     /// HTTP 401 `invalid_api_key`.
     Auth,
+    /// HTTP 401 for a deactivated account.
+    AuthPermanent,
     /// HTTP 429 `insufficient_quota`.
     UsageLimit,
     /// HTTP 402, OpenRouter's "Insufficient credits".
@@ -51,6 +54,12 @@ pub enum Step {
     StreamErrorAfter(usize),
     /// HTTP 400 `context_length_exceeded`.
     ContextOverflow,
+    /// HTTP 400 `content_policy_violation`.
+    ContentPolicy,
+    /// HTTP 400 for a malformed request.
+    Format,
+    /// HTTP 404 `model_not_found`.
+    ModelNotFound,
     /// Success with no text and no tool call.
     Empty,
 }
@@ -92,8 +101,9 @@ impl From<Step> for Script {
 
 /// The steps the parser knows, for error messages.
 const KNOWN: &str = "ok, reply(<text>), tool(<name>, <json object>), rate_limit, \
-    rate_limit(<seconds>), auth, usage_limit, billing, server_error, overloaded, hang, \
-    slow(<tokens/s>), stream_break_after(<n>), stream_error_after(<n>), context_overflow, empty";
+    rate_limit(<seconds>), auth, auth_permanent, usage_limit, billing, server_error, overloaded, \
+    hang, slow(<tokens/s>), stream_break_after(<n>), stream_error_after(<n>), context_overflow, \
+    content_policy, format, model_not_found, empty";
 
 /// Why a script did not parse; positions count steps from 1.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -249,12 +259,16 @@ impl StepText<'_> {
         let step = match name {
             "ok" => self.no_argument(argument, Step::Ok)?,
             "auth" => self.no_argument(argument, Step::Auth)?,
+            "auth_permanent" => self.no_argument(argument, Step::AuthPermanent)?,
             "usage_limit" => self.no_argument(argument, Step::UsageLimit)?,
             "billing" => self.no_argument(argument, Step::Billing)?,
             "server_error" => self.no_argument(argument, Step::ServerError)?,
             "overloaded" => self.no_argument(argument, Step::Overloaded)?,
             "hang" => self.no_argument(argument, Step::Hang)?,
             "context_overflow" => self.no_argument(argument, Step::ContextOverflow)?,
+            "content_policy" => self.no_argument(argument, Step::ContentPolicy)?,
+            "format" => self.no_argument(argument, Step::Format)?,
+            "model_not_found" => self.no_argument(argument, Step::ModelNotFound)?,
             "empty" => self.no_argument(argument, Step::Empty)?,
             "reply" => Step::Reply(self.required(argument, "reply(<text>)")?.to_owned()),
             "tool" => self.tool(self.required(argument, "tool(<name>, <json object>)")?)?,
@@ -390,6 +404,7 @@ impl fmt::Display for Step {
             Step::RateLimit(None) => f.write_str("rate_limit"),
             Step::RateLimit(Some(seconds)) => write!(f, "rate_limit({seconds})"),
             Step::Auth => f.write_str("auth"),
+            Step::AuthPermanent => f.write_str("auth_permanent"),
             Step::UsageLimit => f.write_str("usage_limit"),
             Step::Billing => f.write_str("billing"),
             Step::ServerError => f.write_str("server_error"),
@@ -399,6 +414,9 @@ impl fmt::Display for Step {
             Step::StreamBreakAfter(n) => write!(f, "stream_break_after({n})"),
             Step::StreamErrorAfter(n) => write!(f, "stream_error_after({n})"),
             Step::ContextOverflow => f.write_str("context_overflow"),
+            Step::ContentPolicy => f.write_str("content_policy"),
+            Step::Format => f.write_str("format"),
+            Step::ModelNotFound => f.write_str("model_not_found"),
             Step::Empty => f.write_str("empty"),
         }
     }
@@ -470,6 +488,10 @@ mod tests {
             "stream_break_after(3)",
             "stream_error_after(0)",
             "context_overflow",
+            "content_policy",
+            "format",
+            "model_not_found",
+            "auth_permanent",
             "empty",
             "server_error*2, ok",
             "rate_limit(5)*3, reply(a*b), ok*2",
@@ -613,6 +635,10 @@ mod tests {
             (0usize..1000).prop_map(Step::StreamBreakAfter),
             (0usize..1000).prop_map(Step::StreamErrorAfter),
             Just(Step::ContextOverflow),
+            Just(Step::ContentPolicy),
+            Just(Step::Format),
+            Just(Step::ModelNotFound),
+            Just(Step::AuthPermanent),
             Just(Step::Empty),
         ]
     }

@@ -4,6 +4,7 @@
 use anyhow::Context;
 use axum::Router;
 use engine::config::validate::ProcessEnv;
+use engine::drill::{DrillEnv, Drills};
 use engine::fleet::Fleet;
 use engine::router::Router as ModelRouter;
 use engine::scheduler::{Scheduler, Settings as SchedulerSettings};
@@ -27,10 +28,12 @@ pub fn router(state: AppState) -> Router {
     let fleet = state.fleet.clone();
     let model_router = state.router.clone();
     let scheduler = state.scheduler.clone();
+    let drills = state.drills.clone();
     let context = move || {
         provide_context(fleet.clone());
         provide_context(model_router.clone());
         provide_context(scheduler.clone());
+        provide_context(drills.clone());
     };
     let leptos = state.leptos.clone();
     Router::new()
@@ -142,7 +145,12 @@ pub async fn serve(
     }
     let stop_scheduler = tokio_util::sync::CancellationToken::new();
     let scheduler_task = scheduler.spawn(stop_scheduler.clone());
+    let drills = Drills::new(
+        fleet.clone(),
+        DrillEnv::new(codex.env().self_exe.clone(), model_router.policy().clone()),
+    );
     let state = AppState {
+        drills,
         fleet,
         router: model_router,
         scheduler,

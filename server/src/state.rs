@@ -1,6 +1,7 @@
 //! State shared by every request: cheap-to-clone handles only.
 
 use axum::extract::FromRef;
+use engine::drill::Drills;
 use engine::fleet::Fleet;
 use engine::harness::codex::CodexAppServer;
 use engine::router::Router;
@@ -15,6 +16,8 @@ pub struct AppState {
     pub scheduler: Arc<Scheduler>,
     /// The Codex harness the router uses, for checks (`doctor`) and drills.
     pub codex: Arc<CodexAppServer>,
+    /// Failure drills against `sim` in stores of their own (REST and console).
+    pub drills: Drills,
     pub leptos: LeptosOptions,
 }
 

@@ -69,6 +69,11 @@ impl<S: tracing::Subscriber> Layer<S> for RunLogLayer {
         let mut v = LineVisitor::default();
         event.record(&mut v);
         let Some(run_id) = v.run_id else { return };
+        // A drill's decisions are logged like a run's, but a drill is not a
+        // run: its lines stay out of the store (DESIGN §9, docs/DRILL.md).
+        if run_id.starts_with("drill:") {
+            return;
+        }
         let at_ms = engine::clock::Clock::now_ms(&engine::clock::SystemClock);
         let _ = self.tx.send(RunLogLine {
             run_id,

@@ -6,6 +6,7 @@ use axum::routing::{get, patch};
 use axum::{Json, Router};
 use engine::config::FleetView;
 use engine::config::{AgentView, EffectiveAgent, HarnessPatch};
+use engine::drill::{DrillOptions, DrillReport};
 
 use super::API_AUTHOR;
 use crate::error::ApiResult;
@@ -17,6 +18,7 @@ pub fn router() -> Router<AppState> {
         .route("/agents", get(list))
         .route("/agents/{id}", get(get_one))
         .route("/agents/{id}/harness", patch(update_harness))
+        .route("/agents/{id}/drill", get(drill_options).post(drill))
 }
 
 /// Every agent's effective settings, with the revision they come from.
@@ -52,5 +54,52 @@ pub(super) async fn update_harness(
     let Json(patch) = body?;
     Ok(Json(
         state.fleet.set_harness(&id, &patch, API_AUTHOR).await?,
+    ))
+}
+
+/// A drill: which candidate of the agent's chain, and which failure class
+/// (DESIGN §3) to inject there.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct DrillBody {
+    /// `provider/model`, one of the agent's chain.
+    candidate: String,
+    /// A failure class, e.g. `harness_crashed`, `rate_limit`.
+    inject: String,
+}
+
+/// What can be drilled for this agent: its effective settings and, per
+/// candidate, every failure class with how a drill produces it there or why
+/// it cannot be injected there.
+#[utoipa::path(get, path = "/api/v1/agents/{id}/drill", tag = "agents",
+    params(("id" = String, Path, description = "agent id")),
+    responses((status = 200, body = DrillOptions), (status = 404, body = AppError)))]
+pub(super) async fn drill_options(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DrillOptions>> {
+    Ok(Json(state.drills.options(&id).await?))
+}
+
+/// Runs the agent's real plan through the real router and Codex harness
+/// against `sim`, in a store of its own, with `inject` failing at
+/// `candidate` and every other candidate answering ok. Answers the decision
+/// trail, the outcome (the run's error text exactly as a real run records
+/// it), the time to the first fallback and the agent's settings. Touches no
+/// production health, decision or run. 422 names the field that cannot be
+/// drilled and why.
+#[utoipa::path(post, path = "/api/v1/agents/{id}/drill", tag = "agents",
+    params(("id" = String, Path, description = "agent id")),
+    request_body = DrillBody,
+    responses((status = 200, body = DrillReport), (status = 400, body = AppError),
+              (status = 404, body = AppError), (status = 422, body = AppError)))]
+pub(super) async fn drill(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<DrillBody>, JsonRejection>,
+) -> ApiResult<Json<DrillReport>> {
+    let Json(body) = body?;
+    Ok(Json(
+        state.drills.run(&id, &body.candidate, &body.inject).await?,
     ))
 }

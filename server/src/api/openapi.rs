@@ -12,14 +12,14 @@ use crate::AppState;
 #[openapi(
     info(title = "Switchyard API", description = "Control plane for fleets of LLM agents. Errors are `{code, message, details[{path, message}], currentHash?}`."),
     paths(
-        agents::list, agents::get_one, agents::update_harness,
+        agents::list, agents::get_one, agents::update_harness, agents::drill_options, agents::drill,
         config::current, config::replace, config::validate, config::revisions, config::revision,
         config::diff, config::rollback, config::import, config::export,
         providers::list, providers::test_call, providers::decisions, providers::stream,
         jobs::list, jobs::run_now, jobs::enable, jobs::disable, jobs::runs, jobs::run, jobs::cancel,
         doctor::run,
     ),
-    tags((name = "agents", description = "effective agent settings and harness switches"),
+    tags((name = "agents", description = "effective agent settings, harness switches and failure drills"),
          (name = "config", description = "config revisions, validation, diff, rollback, import and export"),
          (name = "doctor", description = "checks of the Codex harness, providers and chains"),
          (name = "jobs", description = "cron jobs, force-run, run history, run detail and cancel"),

@@ -29,6 +29,9 @@ lint: setup
 	cargo clippy --workspace --exclude frontend --all-targets -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
+## Includes the conformance test against the real `codex app-server`
+## (scripts/codex-peer installs it once into .cache/codex-peer/; skipped with
+## a message where npm cannot reach the registry).
 unit: setup
 	cargo test --workspace --exclude frontend $(CARGO_TEST_FLAGS)
 

@@ -283,6 +283,33 @@ impl Fleet {
         Err(last_conflict.expect("loop ran at least once"))
     }
 
+    /// Removes one cron job from the config (a new revision; re-applied on
+    /// top of a concurrent change). `false` if the job is not there (any
+    /// more): removing is idempotent, so two replicas racing to remove a
+    /// job make one revision. The job's runs stay in the history.
+    pub async fn remove_job(&self, job_id: &str, author: &str, message: &str) -> Result<bool> {
+        let mut last_conflict = None;
+        for _ in 0..PATCH_ATTEMPTS {
+            let Some((base, mut config)) = self.current().await? else {
+                return Ok(false);
+            };
+            let before = config.cron.jobs.len();
+            config.cron.jobs.retain(|j| j.id != job_id);
+            if config.cron.jobs.len() == before {
+                return Ok(false);
+            }
+            match self
+                .commit(Some(&base.info), &config, author, message)
+                .await
+            {
+                Ok(_) => return Ok(true),
+                Err(e @ Error::Conflict { .. }) => last_conflict = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_conflict.expect("loop ran at least once"))
+    }
+
     /// Replaces one agent's chain, based on the revision `base_hash` the
     /// operator was looking at: reordering a chain someone else just changed
     /// must not silently win, so a stale base is a conflict.

@@ -416,3 +416,380 @@ on_both_backends!(
     abandoned_runs_are_reaped,
     two_replicas_fire_each_fire_once,
 );
+
+impl Rig {
+    /// Changes the config as an operator would (a new revision at the
+    /// clock's time).
+    async fn edit(&self, change: impl FnOnce(&mut Value)) {
+        let doc = self.fleet.document().await.unwrap();
+        let mut config = doc.config;
+        change(&mut config);
+        self.fleet
+            .put_config(&doc.revision.unwrap().hash, &config, "test", "edit")
+            .await
+            .unwrap();
+    }
+
+    async fn next_run_at(&self, job: &str) -> Option<i64> {
+        self.fleet
+            .store()
+            .job_state(job)
+            .await
+            .unwrap()
+            .unwrap()
+            .next_run_at_ms
+    }
+}
+
+fn anchored(id: &str, every_ms: i64, anchor_ms: i64) -> Value {
+    json!({"id": id, "agentId": "a", "message": "report",
+           "schedule": {"kind": "every", "everyMs": every_ms, "anchorMs": anchor_ms}})
+}
+
+fn job_mut<'a>(config: &'a mut Value, id: &str) -> &'a mut Value {
+    config["cron"]["jobs"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|j| j["id"] == id)
+        .unwrap()
+}
+
+/// A fire due within the lookahead is claimed before its instant: its run
+/// is stored as queued for the instant, the job moves on in the same
+/// transaction, and the dispatcher starts nothing before the instant.
+async fn fires_are_claimed_ahead_and_start_at_their_instant(db: &TestDb) {
+    let rig = rig(
+        db,
+        json!({"a": "ok"}),
+        json!([every_minute("j", "a")]),
+        Settings {
+            fire_lookahead_ms: 2_000,
+            ..Settings::default()
+        },
+    )
+    .await;
+    let mut events = rig.scheduler.subscribe();
+    rig.scheduler.tick().await.unwrap();
+    let fire = T0 + 60_000;
+    rig.clock.advance_ms(60_000 - 2_001);
+    assert!(
+        rig.scheduler.tick().await.unwrap().is_empty(),
+        "not yet within the lookahead"
+    );
+    rig.clock.advance_ms(1);
+    let claimed = rig.scheduler.tick().await.unwrap();
+    let run_id = format!("cron:j:{fire}");
+    assert_eq!(claimed, std::slice::from_ref(&run_id));
+    wait_for(&mut events, &run_id, RunStatus::Queued).await;
+    let run = rig.fleet.store().run(&run_id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Queued);
+    assert_eq!(
+        (run.scheduled_for_ms, run.queued_at_ms),
+        (Some(fire), fire),
+        "queued for its instant"
+    );
+    assert_eq!(
+        rig.next_run_at("j").await,
+        Some(fire + 60_000),
+        "the job moved on with the claim"
+    );
+    assert!(
+        rig.scheduler.tick().await.unwrap().is_empty(),
+        "claimed once"
+    );
+    // The Jobs view still shows the claimed fire as the next one.
+    let view = rig.scheduler.jobs().await.unwrap();
+    assert_eq!(view[0].next_fires[..2], [fire, fire + 60_000]);
+    assert_eq!(view[0].queued, 1);
+
+    rig.clock.advance_ms(1_999);
+    assert!(
+        rig.scheduler.dispatch().await.unwrap().is_empty(),
+        "nothing starts before its instant"
+    );
+    rig.clock.advance_ms(1);
+    assert_eq!(rig.run_started().await, 1);
+    let run = rig.fleet.store().run(&run_id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Ok);
+    assert_eq!(
+        (run.started_at_ms, run.lane_wait_ms),
+        (Some(fire), Some(0)),
+        "started at its instant, no wait"
+    );
+
+    // With no lookahead, a fire is claimed at its instant and not before.
+    let at_instant = Scheduler::new(
+        rig.fleet.clone(),
+        Arc::new(Router::new(
+            db.store.clone(),
+            rig.clock.clone(),
+            Arc::new(HashMap::<String, String>::new()),
+        )),
+        rig.clock.clone(),
+        Settings {
+            fire_lookahead_ms: 0,
+            ..Settings::default()
+        },
+    );
+    rig.clock.advance_ms(60_000 - 1);
+    assert!(at_instant.tick().await.unwrap().is_empty());
+    rig.clock.advance_ms(1);
+    assert_eq!(
+        at_instant.tick().await.unwrap(),
+        [format!("cron:j:{}", fire + 60_000)]
+    );
+}
+
+/// A job disabled, removed or rescheduled between the claim and the fire's
+/// instant: the claimed run is closed as `skipped` saying why, never run. A
+/// change that keeps the instant a fire of the job keeps the run.
+async fn a_change_before_the_instant_skips_the_claimed_fire(db: &TestDb) {
+    let fire = T0 + 60_000;
+    let rig = rig(
+        db,
+        json!({"a": "ok"}),
+        json!([
+            anchored("disabled", 60_000, T0),
+            anchored("removed", 60_000, T0),
+            anchored("moved", 60_000, T0),
+            anchored("kept", 60_000, T0),
+            anchored("untouched", 60_000, T0),
+        ]),
+        Settings::default(),
+    )
+    .await;
+    let mut events = rig.scheduler.subscribe();
+    rig.scheduler.tick().await.unwrap();
+    rig.clock.advance_ms(59_000);
+    assert_eq!(rig.scheduler.tick().await.unwrap().len(), 5);
+
+    rig.edit(|config| {
+        job_mut(config, "disabled")["enabled"] = json!(false);
+        job_mut(config, "moved")["schedule"]["anchorMs"] = json!(T0 + 10_000);
+        // Every 30 s from the same anchor still fires at the claimed instant.
+        job_mut(config, "kept")["schedule"]["everyMs"] = json!(30_000);
+        config["cron"]["jobs"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|j| j["id"] != "removed");
+    })
+    .await;
+    rig.clock.advance_ms(1_000);
+    // The dispatcher sees the change before it starts anything.
+    let handles = rig.scheduler.dispatch().await.unwrap();
+    assert_eq!(handles.len(), 1, "only one lane: one of the kept runs");
+    for h in handles {
+        h.await.unwrap();
+    }
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        seen.push(e);
+    }
+    let run = |job: &str| {
+        let store = rig.fleet.store().clone();
+        let id = format!("cron:{job}:{fire}");
+        async move { store.run(&id).await.unwrap() }
+    };
+    for (job, why) in [
+        ("disabled", "job disabled was disabled before this fire"),
+        (
+            "removed",
+            "job removed was removed from the config before this fire",
+        ),
+        (
+            "moved",
+            "the schedule of job moved changed before this fire",
+        ),
+    ] {
+        let r = run(job).await;
+        assert_eq!(r.status, RunStatus::Skipped, "{job}");
+        assert_eq!(r.error_class.as_deref(), Some("job_changed"));
+        assert!(r.note.as_deref().unwrap().contains(why), "{:?}", r.note);
+        assert_eq!(r.started_at_ms, None, "{job} never started");
+        assert!(seen.contains(&RunEvent {
+            run_id: r.run_id.clone(),
+            status: RunStatus::Skipped
+        }));
+    }
+    assert_eq!(rig.next_run_at("disabled").await, None);
+    assert_eq!(rig.next_run_at("removed").await, None);
+    assert_eq!(rig.next_run_at("moved").await, Some(T0 + 70_000));
+    assert_eq!(
+        rig.next_run_at("kept").await,
+        Some(fire + 30_000),
+        "after the kept fire, on the new schedule"
+    );
+    // The two kept runs share lane agent:a; both run.
+    rig.run_started().await;
+    for job in ["kept", "untouched"] {
+        assert_eq!(run(job).await.status, RunStatus::Ok, "{job}");
+    }
+
+    // A change after a claimed fire's instant leaves its run alone: it
+    // was due before the change, like any run waiting in its lane.
+    let late = fire + 60_000;
+    rig.clock.advance_ms(58_500);
+    assert!(rig
+        .scheduler
+        .tick()
+        .await
+        .unwrap()
+        .contains(&format!("cron:untouched:{late}")));
+    rig.clock.advance_ms(2_000);
+    rig.fleet
+        .set_job_enabled("untouched", false, "test")
+        .await
+        .unwrap();
+    while rig.run_started().await > 0 {}
+    let r = rig
+        .fleet
+        .store()
+        .run(&format!("cron:untouched:{late}"))
+        .await
+        .unwrap();
+    assert_eq!(r.status, RunStatus::Ok, "{:?}", r.note);
+    assert_eq!(rig.next_run_at("untouched").await, None, "disabled now");
+}
+
+/// A job's stored next fire follows its schedule: a new schedule, time zone
+/// or enabling computes it again at once; a job force-run before the first
+/// tick still gets scheduled.
+async fn a_changed_schedule_is_recomputed(db: &TestDb) {
+    let rig = rig(
+        db,
+        json!({"a": "ok"}),
+        json!([
+            every_minute("j", "a"),
+            every_minute("early", "a"),
+            {"id": "daily", "agentId": "a", "message": "m",
+             "schedule": {"kind": "cron", "expr": "0 9 * * *", "tz": "UTC"}}
+        ]),
+        Settings::default(),
+    )
+    .await;
+    rig.scheduler.run_now("early").await.unwrap();
+    rig.scheduler.tick().await.unwrap();
+    assert_eq!(rig.next_run_at("j").await, Some(T0 + 60_000));
+    assert_eq!(
+        rig.next_run_at("early").await,
+        Some(T0 + 60_000),
+        "a job force-run before the first tick is scheduled too"
+    );
+    let nine_utc = rig.next_run_at("daily").await.unwrap();
+    assert_eq!(nine_utc % 86_400_000, 9 * 3_600_000);
+
+    rig.clock.advance_ms(1_000);
+    rig.edit(|config| {
+        job_mut(config, "j")["schedule"] = json!({"kind": "cron", "expr": "30 * * * *"});
+        job_mut(config, "daily")["schedule"]["tz"] = json!("Asia/Tokyo");
+    })
+    .await;
+    assert!(rig.scheduler.tick().await.unwrap().is_empty());
+    let next = rig.next_run_at("j").await.unwrap();
+    assert_eq!(next % 3_600_000, 30 * 60_000, "minute 30 of an hour");
+    assert!(next > T0 + 1_000 && next <= T0 + 1_000 + 3_600_000);
+    // 09:00 in Tokyo is 00:00 UTC.
+    let nine_tokyo = rig.next_run_at("daily").await.unwrap();
+    assert_eq!(nine_tokyo % 86_400_000, 0);
+    assert!(nine_tokyo > T0 && nine_tokyo <= T0 + 86_400_000);
+
+    // Disabled: nothing scheduled; enabled a day later: the next fire from
+    // then, not a day of "missed" fires.
+    rig.fleet.set_job_enabled("j", false, "test").await.unwrap();
+    rig.scheduler.tick().await.unwrap();
+    assert_eq!(rig.next_run_at("j").await, None);
+    rig.clock.advance_ms(86_400_000);
+    rig.fleet.set_job_enabled("j", true, "test").await.unwrap();
+    let fired = rig.scheduler.tick().await.unwrap();
+    assert!(
+        !fired.iter().any(|id| id.starts_with("cron:j:")),
+        "no catch-up for the day it was disabled: {fired:?}"
+    );
+    let next = rig.next_run_at("j").await.unwrap();
+    let now = T0 + 1_000 + 86_400_000;
+    assert!(next > now && next <= now + 3_600_000);
+    assert_eq!(next % 3_600_000, 30 * 60_000);
+}
+
+/// An `at` job with `deleteAfterRun` leaves the config once the run of its
+/// fire has ended, whatever its status; its runs stay. A force-run before
+/// the fire does not count.
+async fn delete_after_run_removes_the_job(db: &TestDb) {
+    let at = T0 + 60_000;
+    let one_shot = |id: &str, agent: &str, delete: bool| {
+        json!({"id": id, "agentId": agent, "message": "once",
+               "schedule": {"kind": "at", "atMs": at}, "deleteAfterRun": delete})
+    };
+    let rig = rig(
+        db,
+        json!({"a": "ok", "b": "auth"}),
+        json!([
+            one_shot("once", "a", true),
+            one_shot("once-failing", "b", true),
+            one_shot("kept", "a", false)
+        ]),
+        Settings::default(),
+    )
+    .await;
+    rig.scheduler.tick().await.unwrap();
+    let manual = rig.scheduler.run_now("once").await.unwrap().run_id;
+    rig.run_started().await;
+    assert_eq!(rig.status(&manual).await, RunStatus::Ok);
+    rig.scheduler.tick().await.unwrap();
+    let jobs = |config: engine::config::Config| -> Vec<String> {
+        config.cron.jobs.into_iter().map(|j| j.id).collect()
+    };
+    assert_eq!(
+        jobs(rig.fleet.config().await.unwrap()),
+        ["once", "once-failing", "kept"],
+        "a force-run is not the job's fire"
+    );
+
+    rig.clock.advance_ms(60_000);
+    assert_eq!(rig.scheduler.tick().await.unwrap().len(), 3);
+    while rig.run_started().await > 0 {}
+    assert_eq!(rig.status(&format!("cron:once:{at}")).await, RunStatus::Ok);
+    assert_eq!(
+        rig.status(&format!("cron:once-failing:{at}")).await,
+        RunStatus::Error
+    );
+    rig.scheduler.tick().await.unwrap();
+    assert_eq!(jobs(rig.fleet.config().await.unwrap()), ["kept"]);
+    let revisions = rig.fleet.revisions(10).await.unwrap();
+    let by_scheduler: Vec<&str> = revisions
+        .iter()
+        .filter(|r| r.author == "scheduler")
+        .map(|r| r.message.as_str())
+        .collect();
+    assert_eq!(by_scheduler.len(), 2, "{by_scheduler:?}");
+    for id in ["once", "once-failing"] {
+        let name = format!("remove job {id} after its run (deleteAfterRun)");
+        assert!(by_scheduler.contains(&name.as_str()), "{by_scheduler:?}");
+    }
+    // The history stays.
+    let runs = rig
+        .fleet
+        .store()
+        .runs(&RunFilter {
+            job_id: Some("once".into()),
+            limit: 10,
+            ..RunFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 2);
+    rig.scheduler.tick().await.unwrap();
+    assert_eq!(
+        rig.fleet.revisions(10).await.unwrap().len(),
+        revisions.len(),
+        "removed once"
+    );
+}
+
+on_both_backends!(
+    fires_are_claimed_ahead_and_start_at_their_instant,
+    a_change_before_the_instant_skips_the_claimed_fire,
+    a_changed_schedule_is_recomputed,
+    delete_after_run_removes_the_job,
+);

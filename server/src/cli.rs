@@ -103,6 +103,12 @@ pub struct ServeArgs {
     /// Scheduled runs running at once across all agents and replicas.
     #[arg(long, env = "SWITCHYARD_CRON_SLOTS", default_value_t = 4, value_parser = clap::value_parser!(i64).range(1..=1000))]
     pub cron_slots: i64,
+
+    /// Fires due within this many ms are claimed ahead: their runs are
+    /// stored as queued for the fire's instant and start when it comes
+    /// (0: claim each fire at its instant).
+    #[arg(long, env = "SWITCHYARD_FIRE_LOOKAHEAD_MS", default_value_t = engine::scheduler::DEFAULT_FIRE_LOOKAHEAD_MS, value_parser = clap::value_parser!(i64).range(0..=60_000))]
+    pub fire_lookahead_ms: i64,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {

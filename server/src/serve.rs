@@ -131,6 +131,7 @@ pub async fn serve(
             lease_ms: settings.lease_ms,
             heartbeat_every: std::time::Duration::from_millis((settings.lease_ms / 3) as u64),
             cron_slots: settings.cron_slots,
+            fire_lookahead_ms: settings.fire_lookahead_ms,
             ..SchedulerSettings::default()
         },
     );

@@ -75,6 +75,7 @@ pub struct Settings {
     pub seed_demo: bool,
     pub lease_ms: i64,
     pub cron_slots: i64,
+    pub fire_lookahead_ms: i64,
     /// The `switchyard` binary that runs `sim codex-app-server`; this
     /// process's own when `None`. Tests that serve in-process set it, since
     /// their executable is the test harness.
@@ -105,6 +106,7 @@ impl Settings {
             seed_demo: !args.no_demo,
             lease_ms: args.lease_ms,
             cron_slots: args.cron_slots,
+            fire_lookahead_ms: args.fire_lookahead_ms,
             self_exe: None,
         })
     }

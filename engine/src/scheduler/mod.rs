@@ -1,7 +1,11 @@
-//! The scheduler (DESIGN §5): turns due fires into queued runs (exactly once
-//! across replicas), starts queued runs when their lane and a cron slot are
-//! free, runs them in the native engine through the router, heartbeats, and
-//! reaps runs whose owner is gone.
+//! The scheduler (DESIGN §5): claims fires due now or within a short
+//! lookahead as runs queued for the fire's instant (exactly once across
+//! replicas), keeps job states in line with config changes (a changed
+//! schedule is computed again; a claimed fire the change overtook is closed
+//! as skipped), starts queued runs from their instant on when their lane and
+//! a cron slot are free, runs them in the native engine through the router,
+//! heartbeats, reaps runs whose owner is gone, and removes `at` jobs with
+//! `deleteAfterRun` once their run has ended.
 //!
 //! Time comes from the injected clock: tests call [`Scheduler::tick`],
 //! [`Scheduler::dispatch`] and [`Scheduler::reap`] themselves and wait on
@@ -21,12 +25,12 @@ use crate::agent::exec::ExecLimits;
 use crate::agent::workspace::Workspace;
 use crate::agent::{run_native, NativeRun, RunEnd as NativeEnd};
 use crate::clock::SharedClock;
-use crate::config::{Config, Job, MissedPolicy};
+use crate::config::{Config, Job, MissedPolicy, Schedule};
 use crate::failure::FailureClass;
 use crate::fleet::Fleet;
 use crate::router::{CallContext, Plan, Router};
 use crate::runs::{Enqueued, JobState, JobView, RunDetail, RunRecord, RunStatus, Trigger};
-use crate::store::{Fire, NewRun, RunEnd, Store};
+use crate::store::{Fire, NewRun, Reschedule, RunEnd, Store, JOB_CHANGED};
 use crate::{Error, Result};
 use schedule::Compiled;
 
@@ -43,6 +47,10 @@ pub struct Settings {
     pub default_timeout_ms: i64,
     /// A fire later than this is "missed" (the server was down or stalled).
     pub missed_after_ms: i64,
+    /// Fires due within this much of now are claimed ahead of their instant:
+    /// their runs are stored as queued for the instant, and the dispatcher
+    /// starts them when it comes. 0 claims each fire at its instant.
+    pub fire_lookahead_ms: i64,
     /// Agents without a `workspace` get `<workspaces>/<agentId>`.
     pub workspaces: PathBuf,
 }
@@ -56,10 +64,17 @@ impl Default for Settings {
             lane_wait_warn_ms: 60_000,
             default_timeout_ms: 30 * 60_000,
             missed_after_ms: 60_000,
+            fire_lookahead_ms: DEFAULT_FIRE_LOOKAHEAD_MS,
             workspaces: std::env::temp_dir().join("switchyard-workspaces"),
         }
     }
 }
+
+/// How far ahead fires are claimed by default: long enough for a tick to
+/// claim 10,000 fires due at the same instant on either backend (see
+/// docs/BENCHMARKS.md), short enough that a config change rarely meets an
+/// already-claimed fire.
+pub const DEFAULT_FIRE_LOOKAHEAD_MS: i64 = 2_000;
 
 /// A run changed status (the console's live updates; tests wait on it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,11 +93,23 @@ pub struct Scheduler {
     cancels: Mutex<HashMap<String, CancellationToken>>,
     wake: Notify,
     events: broadcast::Sender<RunEvent>,
-    /// (head revision hash, config, job index) of the last tick.
-    config_cache: tokio::sync::Mutex<Option<ConfigCache>>,
+    /// The config as of the last head revision this process saw.
+    config_cache: tokio::sync::Mutex<Option<Current>>,
+    /// `deleteAfterRun` removals that failed, with the head they failed on:
+    /// not tried again until the config changes.
+    removal_failed: Mutex<HashMap<String, String>>,
 }
 
-type ConfigCache = (String, Arc<Config>, Arc<HashMap<String, usize>>);
+/// The config of one head revision, with what each tick needs of it.
+#[derive(Clone)]
+struct Current {
+    hash: String,
+    config: Arc<Config>,
+    /// Job id → position in `config.cron.jobs`.
+    index: Arc<HashMap<String, usize>>,
+    /// Each job's schedule fingerprint, by position.
+    fps: Arc<Vec<String>>,
+}
 
 impl Scheduler {
     pub fn new(
@@ -103,6 +130,7 @@ impl Scheduler {
             wake: Notify::new(),
             events: broadcast::channel(1024).0,
             config_cache: tokio::sync::Mutex::new(None),
+            removal_failed: Mutex::new(HashMap::new()),
         })
     }
 
@@ -125,69 +153,42 @@ impl Scheduler {
         });
     }
 
-    /// Queues every due fire. Returns the ids of the runs it queued or
-    /// recorded as skipped.
+    /// Claims every fire due now or within the lookahead
+    /// ([`Settings::fire_lookahead_ms`]): its run is stored as queued for
+    /// the fire's instant, exactly once across replicas, and the dispatcher
+    /// starts it when the instant comes. Returns the ids of the runs it
+    /// queued or recorded as skipped.
     pub async fn tick(&self) -> Result<Vec<String>> {
+        let current = self.refresh().await?;
         let now = self.clock.now_ms();
-        let (config, index, changed) = self.config_for_tick().await?;
-        // After a config change every job's state is read (new jobs get
-        // theirs); otherwise only the due ones, so a quiet tick over
-        // thousands of jobs costs one indexed read.
-        let states: Vec<(String, Option<i64>)> = if changed {
-            let states: Vec<(String, Option<i64>)> = self
-                .store()
-                .job_states()
-                .await?
-                .into_iter()
-                .map(|s| (s.job_id, s.next_run_at_ms))
-                .collect();
-            let known: std::collections::HashSet<&str> =
-                states.iter().map(|(id, _)| id.as_str()).collect();
-            let new_jobs: Vec<(String, Option<i64>)> = config
-                .cron
-                .jobs
-                .iter()
-                .filter(|job| !known.contains(job.id.as_str()))
-                .filter_map(|job| {
-                    // An `every` without an anchor counts from when the
-                    // scheduler first saw the job, then from each fire: its
-                    // rhythm survives restarts and a new job does not fire
-                    // at once.
-                    let compiled = Compiled::new(&job.schedule, now)
-                        .map_err(|e| tracing::warn!(job = %job.id, error = %e, "job has an invalid schedule; not scheduled"))
-                        .ok()?;
-                    Some((job.id.clone(), compiled.next_after(now)))
-                })
-                .collect();
-            if !new_jobs.is_empty() {
-                self.store().ensure_job_states(&new_jobs, now).await?;
-            }
-            states
-        } else {
-            self.store().due_job_states(now).await?
-        };
+        let horizon = now + self.settings.fire_lookahead_ms.max(0);
+        let jobs = &current.config.cron.jobs;
         let mut due = Vec::new();
-        for (job_id, next) in states {
-            let (Some(next), Some(&i)) = (next, index.get(&job_id)) else {
+        for (job_id, next) in self.store().due_job_states(horizon).await? {
+            let (Some(next), Some(&i)) = (next, current.index.get(&job_id)) else {
                 continue;
             };
-            let job = &config.cron.jobs[i];
-            if next > now || !job.enabled {
+            let job = &jobs[i];
+            if next > horizon || !job.enabled {
                 continue;
             }
             match Compiled::new(&job.schedule, next) {
-                Ok(compiled) => due.push(self.plan_fire(job, &compiled, next, now)),
+                Ok(compiled) => {
+                    due.push(self.plan_fire(job, &current.fps[i], &compiled, next, now))
+                }
                 Err(e) => {
                     tracing::warn!(job = %job.id, error = %e, "job has an invalid schedule; not scheduled")
                 }
             }
         }
+        // Earliest first: if claiming takes long, the latest fires wait.
+        due.sort_by_key(|p| p.scheduled_for_ms);
         let mut fired = Vec::new();
         // Thousands of jobs can come due in the same second: claim them in
         // few transactions rather than one each.
         for chunk in due.chunks(FIRE_BATCH) {
             let fires: Vec<Fire<'_>> = chunk.iter().map(PlannedFire::as_fire).collect();
-            let claimed = self.store().fire_many(&fires).await?;
+            let claimed = self.store().fire_many(&fires, now).await?;
             for (plan, run_id) in chunk.iter().zip(claimed) {
                 let Some(run_id) = run_id else { continue };
                 if let Some(note) = &plan.note {
@@ -204,38 +205,253 @@ impl Scheduler {
                 fired.push(run_id);
             }
         }
+        self.remove_finished_one_shots(&current, now).await;
         if !fired.is_empty() {
             self.wake.notify_one();
         }
         Ok(fired)
     }
 
-    /// The current config and a job index, parsed again only when the head
-    /// revision changed; `true` when it did (or on the first tick).
-    async fn config_for_tick(&self) -> Result<(Arc<Config>, Arc<HashMap<String, usize>>, bool)> {
+    /// The config of the newest revision, parsed again only when the head
+    /// revision changed. A change is applied to the job states first
+    /// ([`Self::reconcile`]), so nothing is claimed or started under a
+    /// config that is no longer current.
+    async fn refresh(&self) -> Result<Current> {
         let head = self.store().head_hash().await?;
         let mut cache = self.config_cache.lock().await;
-        if let Some((hash, config, index)) = cache.as_ref() {
-            if Some(hash) == head.as_ref() {
-                return Ok((config.clone(), index.clone(), false));
+        if let Some(current) = cache.as_ref() {
+            if Some(&current.hash) == head.as_ref() {
+                return Ok(current.clone());
             }
         }
-        let config = Arc::new(self.fleet.config().await?);
-        let index: Arc<HashMap<String, usize>> = Arc::new(
-            config
-                .cron
-                .jobs
-                .iter()
-                .enumerate()
-                .map(|(i, j)| (j.id.clone(), i))
-                .collect(),
-        );
-        *cache = Some((head.unwrap_or_default(), config.clone(), index.clone()));
-        Ok((config, index, true))
+        let (hash, changed_at, config) = match self.fleet.current().await? {
+            Some((revision, config)) => (revision.info.hash, revision.info.created_at_ms, config),
+            None => (String::new(), self.clock.now_ms(), Config::default()),
+        };
+        let jobs = &config.cron.jobs;
+        let current = Current {
+            hash,
+            index: Arc::new(
+                jobs.iter()
+                    .enumerate()
+                    .map(|(i, j)| (j.id.clone(), i))
+                    .collect(),
+            ),
+            fps: Arc::new(jobs.iter().map(schedule_fp).collect()),
+            config: Arc::new(config),
+        };
+        self.reconcile(&current, changed_at).await?;
+        *cache = Some(current.clone());
+        Ok(current)
     }
 
-    /// What to record for a due fire, applying the missed-fire policy.
-    fn plan_fire(&self, job: &Job, compiled: &Compiled, due: i64, now: i64) -> PlannedFire {
+    /// Brings the job states in line with a config revision made at
+    /// `changed_at`. A new job gets its first next fire. A job whose
+    /// schedule, time zone or enabled flag differs from what its stored next
+    /// fire was computed from (its fingerprint) gets a new one, computed
+    /// from now; its fires claimed ahead for an instant after the change are
+    /// closed as `skipped` with the reason, unless the instant is still a
+    /// fire of the new schedule (then it stays, and the next fire comes
+    /// after it). A job no longer in the config is unscheduled the same way.
+    /// Each change is a compare-and-set on the stored fingerprint, so of
+    /// several replicas that see the revision, one applies it.
+    async fn reconcile(&self, current: &Current, changed_at: i64) -> Result<()> {
+        let now = self.clock.now_ms();
+        let states = self.store().job_schedules().await?;
+        let known: HashMap<&str, (Option<i64>, Option<&str>)> = states
+            .iter()
+            .map(|(id, next, fp)| (id.as_str(), (*next, fp.as_deref())))
+            .collect();
+        let mut claims: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+        for (run_id, job_id, at) in self.store().pending_claims(changed_at.min(now)).await? {
+            claims.entry(job_id).or_default().push((run_id, at));
+        }
+        let mut new_jobs = Vec::new();
+        let mut changes = Vec::new();
+        for (job, fp) in current.config.cron.jobs.iter().zip(current.fps.iter()) {
+            match known.get(job.id.as_str()) {
+                // An `every` without an anchor counts from when the
+                // scheduler first saw the job, then from each fire: its
+                // rhythm survives restarts and a new job does not fire at
+                // once.
+                None => new_jobs.push((job.id.clone(), self.first_fire(job, now), fp.clone())),
+                Some((_, Some(stored))) if stored == fp => {}
+                // Stored before fingerprints existed: keep its rhythm.
+                Some((Some(next), None)) => changes.push(Reschedule {
+                    job_id: job.id.clone(),
+                    expected_fp: None,
+                    schedule_fp: fp.clone(),
+                    next_run_at_ms: job.enabled.then_some(*next),
+                    skip: Vec::new(),
+                }),
+                Some((_, stored)) => {
+                    let pending = claims.remove(&job.id).unwrap_or_default();
+                    changes.push(self.rescheduled(
+                        job,
+                        fp,
+                        stored.map(str::to_owned),
+                        pending,
+                        now,
+                    ));
+                }
+            }
+        }
+        for (job_id, _, stored) in &states {
+            if current.index.contains_key(job_id) || stored.as_deref() == Some(DELETED_FP) {
+                continue;
+            }
+            let skip = claims
+                .remove(job_id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(run_id, at)| {
+                    let why = format!(
+                        "skipped: job {job_id} was removed from the config before this fire ({})",
+                        crate::router::format_ms(at)
+                    );
+                    (run_id, why)
+                })
+                .collect();
+            changes.push(Reschedule {
+                job_id: job_id.clone(),
+                expected_fp: stored.clone(),
+                schedule_fp: DELETED_FP.to_owned(),
+                next_run_at_ms: None,
+                skip,
+            });
+        }
+        if !new_jobs.is_empty() {
+            self.store().ensure_job_states(&new_jobs, now).await?;
+        }
+        for run_id in self.store().reschedule(&changes, now).await? {
+            tracing::warn!(run_id = %run_id, "claimed fire closed as skipped: its job changed before the fire");
+            self.emit(&run_id, RunStatus::Skipped);
+        }
+        Ok(())
+    }
+
+    /// A new job's first fire: after now; none while it is disabled.
+    fn first_fire(&self, job: &Job, now: i64) -> Option<i64> {
+        if !job.enabled {
+            return None;
+        }
+        Compiled::new(&job.schedule, now)
+            .map_err(|e| tracing::warn!(job = %job.id, error = %e, "job has an invalid schedule; not scheduled"))
+            .ok()?
+            .next_after(now)
+    }
+
+    /// The new state of a job whose fingerprint changed, and which of its
+    /// claimed fires (`pending`: run id, instant) no longer hold.
+    fn rescheduled(
+        &self,
+        job: &Job,
+        fp: &str,
+        stored: Option<String>,
+        pending: Vec<(String, i64)>,
+        now: i64,
+    ) -> Reschedule {
+        let compiled = if job.enabled {
+            Compiled::new(&job.schedule, now)
+                .map_err(|e| tracing::warn!(job = %job.id, error = %e, "job has an invalid schedule; not scheduled"))
+                .ok()
+        } else {
+            None
+        };
+        let mut after = now;
+        let mut skip = Vec::new();
+        for (run_id, at) in pending {
+            let at_text = crate::router::format_ms(at);
+            let why = match &compiled {
+                Some(c) if c.next_after(at - 1) == Some(at) => {
+                    after = after.max(at);
+                    continue;
+                }
+                Some(_) => format!(
+                    "skipped: the schedule of job {} changed before this fire ({at_text}); it is now {}, which does not fire then",
+                    job.id,
+                    schedule::describe(&job.schedule)
+                ),
+                None if !job.enabled => format!(
+                    "skipped: job {} was disabled before this fire ({at_text})",
+                    job.id
+                ),
+                None => format!(
+                    "skipped: the schedule of job {} changed before this fire ({at_text}) and is no longer valid",
+                    job.id
+                ),
+            };
+            skip.push((run_id, why));
+        }
+        Reschedule {
+            job_id: job.id.clone(),
+            expected_fp: stored,
+            schedule_fp: fp.to_owned(),
+            next_run_at_ms: compiled.and_then(|c| c.next_after(after)),
+            skip,
+        }
+    }
+
+    /// `at` jobs with `deleteAfterRun`: once the run of their fire has
+    /// ended — in any final status, except a fire closed because the job
+    /// itself was changed first — the job is removed from the config by a
+    /// new revision (author `scheduler`). Its runs stay in the history.
+    /// Runs every tick, so every way a run ends (finished, reaped,
+    /// cancelled, skipped as missed) and a replica that died in between are
+    /// covered; it costs one indexed read per such job whose time has come.
+    async fn remove_finished_one_shots(&self, current: &Current, now: i64) {
+        for job in &current.config.cron.jobs {
+            let Schedule::At { at_ms } = job.schedule else {
+                continue;
+            };
+            if !job.delete_after_run || at_ms > now {
+                continue;
+            }
+            if self
+                .removal_failed
+                .lock()
+                .expect("removal_failed")
+                .get(&job.id)
+                == Some(&current.hash)
+            {
+                continue;
+            }
+            match self.store().fire_outcome(&job.id, at_ms).await {
+                Ok(Some((status, class)))
+                    if status.is_final()
+                        && !(status == RunStatus::Skipped
+                            && class.as_deref() == Some(JOB_CHANGED)) => {}
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(job = %job.id, error = %e, "could not read the run of a deleteAfterRun job");
+                    continue;
+                }
+            }
+            let message = format!("remove job {} after its run (deleteAfterRun)", job.id);
+            match self.fleet.remove_job(&job.id, "scheduler", &message).await {
+                Ok(true) => tracing::info!(job = %job.id, "{message}"),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(job = %job.id, error = %e, "could not remove a deleteAfterRun job; trying again after the next config change");
+                    self.removal_failed
+                        .lock()
+                        .expect("removal_failed")
+                        .insert(job.id.clone(), current.hash.clone());
+                }
+            }
+        }
+    }
+
+    /// What to record for a due fire, applying the missed-fire policy. A
+    /// fire still ahead is queued for its instant.
+    fn plan_fire(
+        &self,
+        job: &Job,
+        fp: &str,
+        compiled: &Compiled,
+        due: i64,
+        now: i64,
+    ) -> PlannedFire {
         let late = now - due > self.settings.missed_after_ms;
         // A tick a little behind (load, a busy database) catches up fire by
         // fire; only a real outage (beyond `missed_after_ms`) jumps ahead
@@ -273,12 +489,15 @@ impl Scheduler {
                 ),
             }
         };
+        // Claimed ahead: queued for the instant, its budget counted from it.
+        let queued_at_ms = now.max(scheduled_for_ms);
         PlannedFire {
             job_id: job.id.clone(),
             agent_id: job.agent_id.to_string(),
             lane: lane_of(job),
-            queued_at_ms: now,
-            deadline_ms: now + self.timeout_ms(job),
+            schedule_fp: fp.to_owned(),
+            queued_at_ms,
+            deadline_ms: queued_at_ms + self.timeout_ms(job),
             expected_next: due,
             scheduled_for_ms,
             next_run_at_ms,
@@ -327,14 +546,27 @@ impl Scheduler {
         })
     }
 
-    /// One pass over the queue: starts the queued runs (oldest first, up to
-    /// a batch) whose lane and, for scheduled runs, a cron slot are free.
-    /// One pass only, so the loop keeps ticking, heartbeating and hearing
-    /// its stop signal while a long queue drains.
+    /// One pass over the queue: starts the queued runs that are runnable
+    /// now (oldest first, up to a batch) whose lane and, for scheduled runs,
+    /// a cron slot are free. A fire claimed ahead is not runnable before its
+    /// instant. One pass only, so the loop keeps ticking, heartbeating and
+    /// hearing its stop signal while a long queue drains.
     pub async fn dispatch(self: &Arc<Self>) -> Result<Vec<tokio::task::JoinHandle<()>>> {
+        // A config change that came before a claimed fire's instant closes
+        // that fire (see `reconcile`) before anything could start it.
+        self.refresh().await?;
+        let now = self.clock.now_ms();
         let mut handles = Vec::new();
-        for run in self.store().startable_runs(64).await? {
-            if self.start(&run).await? {
+        let mut pass = Pass::default();
+        for run in self.store().startable_runs(64, now).await? {
+            if pass.lanes.contains(&run.lane) {
+                continue;
+            }
+            if run.trigger == Trigger::Cron && pass.cron_full(self.settings.cron_slots) {
+                continue;
+            }
+            if self.start(&run, &mut pass).await? {
+                pass.lanes.insert(run.lane.clone());
                 // Registered before the task runs, so a cancel that comes
                 // right after the start always finds it.
                 let token = CancellationToken::new();
@@ -349,11 +581,24 @@ impl Scheduler {
         Ok(handles)
     }
 
-    async fn start(&self, run: &RunRecord) -> Result<bool> {
+    async fn start(&self, run: &RunRecord, pass: &mut Pass) -> Result<bool> {
         let now = self.clock.now_ms();
         let lease = now + self.settings.lease_ms;
         let slots: Vec<Option<i64>> = match run.trigger {
-            Trigger::Cron => (0..self.settings.cron_slots).map(Some).collect(),
+            Trigger::Cron => {
+                let used = match &pass.used_slots {
+                    Some(used) => used.clone(),
+                    None => {
+                        let used = self.store().used_cron_slots().await?;
+                        pass.used_slots = Some(used.clone());
+                        used
+                    }
+                };
+                (0..self.settings.cron_slots)
+                    .filter(|s| !used.contains(s))
+                    .map(Some)
+                    .collect()
+            }
             Trigger::Manual => vec![None],
         };
         for slot in slots {
@@ -362,6 +607,9 @@ impl Scheduler {
                 .start_run(&run.run_id, &self.owner, now, lease, slot)
                 .await?
             {
+                if let (Some(slot), Some(used)) = (slot, pass.used_slots.as_mut()) {
+                    used.insert(slot);
+                }
                 let waited = now - run.queued_at_ms;
                 if waited > self.settings.lane_wait_warn_ms {
                     let line = format!(
@@ -374,6 +622,15 @@ impl Scheduler {
                 }
                 self.emit(&run.run_id, RunStatus::Running);
                 return Ok(true);
+            }
+            let Some(slot) = slot else { break };
+            // Lost: the slot was taken (by another replica), or the lane or
+            // the run itself was. Only a taken slot is worth another try.
+            let used = self.store().used_cron_slots().await?;
+            let slot_taken = used.contains(&slot);
+            pass.used_slots = Some(used);
+            if !slot_taken {
+                break;
             }
         }
         Ok(false)
@@ -524,6 +781,12 @@ impl Scheduler {
             .map(|s| (s.job_id.clone(), s))
             .collect();
         let busy = self.store().busy_by_job().await?;
+        // Fires already claimed for an instant still ahead: the job's stored
+        // next fire has moved past them, but they are its next fires.
+        let mut claimed: HashMap<String, Vec<i64>> = HashMap::new();
+        for (_, job_id, at) in self.store().pending_claims(now).await? {
+            claimed.entry(job_id).or_default().push(at);
+        }
         Ok(config
             .cron
             .jobs
@@ -534,9 +797,15 @@ impl Scheduler {
                     ..JobState::default()
                 });
                 let anchor = state.next_run_at_ms.unwrap_or(now);
-                let next_fires = Compiled::new(&job.schedule, anchor)
-                    .map(|c| c.next_n(now, 5))
-                    .unwrap_or_default();
+                let mut next_fires = claimed.remove(&job.id).unwrap_or_default();
+                next_fires.extend(
+                    Compiled::new(&job.schedule, anchor)
+                        .map(|c| c.next_n(now, 5))
+                        .unwrap_or_default(),
+                );
+                next_fires.sort_unstable();
+                next_fires.dedup();
+                next_fires.truncate(5);
                 JobView {
                     id: job.id.clone(),
                     name: job.name.clone(),
@@ -658,24 +927,59 @@ impl Scheduler {
         })
     }
 
-    /// Sleep until the next due fire, at most a second (config changes and
-    /// finished runs are picked up within that).
+    /// Sleep until there is something to do, at most a second (config
+    /// changes and finished runs are picked up within that): the next fire
+    /// to claim (its instant minus the lookahead) or the instant of a fire
+    /// already claimed, when its run becomes runnable.
     async fn pause_until_next_fire(&self) -> Duration {
         let now = self.clock.now_ms();
-        let next = self.store().next_fire().await.ok().flatten();
-        let ms = next.map_or(1000, |n| (n - now).clamp(0, 1000));
+        let (next_fire, next_runnable) = self.store().next_due(now).await.unwrap_or_default();
+        let claim_at = next_fire.map(|n| n - self.settings.fire_lookahead_ms.max(0));
+        let wake = claim_at.into_iter().chain(next_runnable).min();
+        let ms = wake.map_or(1000, |w| (w - now).clamp(0, 1000));
         Duration::from_millis(ms as u64)
+    }
+}
+
+/// What one dispatch pass learned: lanes it started a run in, and the cron
+/// slots in use (read once, when the first scheduled run is tried).
+#[derive(Default)]
+struct Pass {
+    lanes: std::collections::HashSet<String>,
+    used_slots: Option<std::collections::HashSet<i64>>,
+}
+
+impl Pass {
+    fn cron_full(&self, slots: i64) -> bool {
+        self.used_slots
+            .as_ref()
+            .is_some_and(|used| (0..slots).all(|s| used.contains(&s)))
     }
 }
 
 /// Fires claimed per transaction.
 const FIRE_BATCH: usize = 500;
 
+/// The stored fingerprint of a job that is no longer in the config.
+const DELETED_FP: &str = "deleted";
+
+/// What a job's next fire is computed from: its schedule (kind, expression,
+/// time zone, interval, anchor, time) while it is enabled. A disabled job
+/// has no next fire; enabling it again computes one from then on.
+fn schedule_fp(job: &Job) -> String {
+    if job.enabled {
+        serde_json::to_string(&job.schedule).unwrap_or_default()
+    } else {
+        "disabled".to_owned()
+    }
+}
+
 /// A due fire, decided and ready to claim.
 struct PlannedFire {
     job_id: String,
     agent_id: String,
     lane: String,
+    schedule_fp: String,
     queued_at_ms: i64,
     deadline_ms: i64,
     expected_next: i64,
@@ -695,6 +999,7 @@ impl PlannedFire {
                 queued_at_ms: self.queued_at_ms,
                 deadline_ms: Some(self.deadline_ms),
             },
+            schedule_fp: &self.schedule_fp,
             expected_next: self.expected_next,
             scheduled_for_ms: self.scheduled_for_ms,
             next_run_at_ms: self.next_run_at_ms,

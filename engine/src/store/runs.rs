@@ -4,8 +4,9 @@
 //! died cannot happen here.
 
 use sqlx::FromRow;
+use std::collections::{HashMap, HashSet};
 
-use super::{with_pool, Store};
+use super::{with_pool, Backend, Store};
 use crate::runs::{JobState, RunRecord, RunStatus};
 use crate::{Error, Result};
 
@@ -140,13 +141,37 @@ pub struct NewRun<'a> {
 
 /// One due fire to claim (see [`Store::fire_many`]).
 pub struct Fire<'a> {
+    /// `queued_at_ms` is the fire's instant for a fire claimed ahead of it
+    /// (the dispatcher starts no run before its `queued_at_ms`), else the
+    /// tick's time.
     pub run: NewRun<'a>,
+    /// The schedule fingerprint the fire was planned from; the claim fails
+    /// if the job's stored one differs (a replica with an older config).
+    pub schedule_fp: &'a str,
     pub expected_next: i64,
     pub scheduled_for_ms: i64,
     pub next_run_at_ms: Option<i64>,
     pub skip: bool,
     pub note: Option<String>,
 }
+
+/// A job whose stored next fire no longer matches the config (see
+/// [`Store::reschedule`]).
+#[derive(Debug, Clone)]
+pub struct Reschedule {
+    pub job_id: String,
+    /// The fingerprint read before (`None`: NULL); the change applies only
+    /// if it is still the stored one, so one replica applies it.
+    pub expected_fp: Option<String>,
+    pub schedule_fp: String,
+    pub next_run_at_ms: Option<i64>,
+    /// Fires claimed ahead that no longer hold: (run id, why).
+    pub skip: Vec<(String, String)>,
+}
+
+/// The class of a claimed fire closed as `skipped` because its job was
+/// disabled, removed or rescheduled before the fire's instant.
+pub const JOB_CHANGED: &str = "job_changed";
 
 /// How a run ended.
 pub struct RunEnd<'a> {
@@ -220,18 +245,19 @@ const JOB_STATE_COLUMNS: &str =
 
 impl Store {
     /// Creates the state rows of jobs that have none (never overwrites), in
-    /// one transaction: a config may bring thousands of new jobs.
+    /// one transaction: a config may bring thousands of new jobs. Each is
+    /// (job, next fire, schedule fingerprint).
     pub async fn ensure_job_states(
         &self,
-        jobs: &[(String, Option<i64>)],
+        jobs: &[(String, Option<i64>, String)],
         now_ms: i64,
     ) -> Result<()> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            for (job_id, next) in jobs {
-                sqlx::query("INSERT INTO job_state (job_id, next_run_at_ms, updated_at_ms) VALUES ($1, $2, $3) \
-                             ON CONFLICT (job_id) DO NOTHING")
-                    .bind(job_id).bind(next).bind(now_ms).execute(&mut *tx).await?;
+            for (job_id, next, fp) in jobs {
+                sqlx::query("INSERT INTO job_state (job_id, next_run_at_ms, schedule_fp, updated_at_ms) \
+                             VALUES ($1, $2, $3, $4) ON CONFLICT (job_id) DO NOTHING")
+                    .bind(job_id).bind(next).bind(fp).bind(now_ms).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok(())
@@ -245,18 +271,33 @@ impl Store {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
-    /// The earliest next fire of any job.
-    pub async fn next_fire(&self) -> Result<Option<i64>> {
-        let (next,): (Option<i64>,) = with_pool!(self, pool => sqlx::query_as(
-            "SELECT MIN(next_run_at_ms) FROM job_state").fetch_one(pool).await)?;
-        Ok(next)
+    /// (job, next fire, schedule fingerprint) of every job state: what the
+    /// scheduler compares with a new config.
+    pub async fn job_schedules(&self) -> Result<Vec<(String, Option<i64>, Option<String>)>> {
+        let rows = with_pool!(self, pool => sqlx::query_as(
+            "SELECT job_id, next_run_at_ms, schedule_fp FROM job_state")
+            .fetch_all(pool).await)?;
+        Ok(rows)
     }
 
-    /// (job, next fire) of the jobs due at `now_ms`.
-    pub async fn due_job_states(&self, now_ms: i64) -> Result<Vec<(String, Option<i64>)>> {
+    /// When the loop has something to do next: the earliest next fire of
+    /// any job (claimed `lookahead` before it), and the earliest queued run
+    /// that is not runnable yet (a fire claimed ahead; it becomes runnable
+    /// at its `queued_at_ms`).
+    pub async fn next_due(&self, now_ms: i64) -> Result<(Option<i64>, Option<i64>)> {
+        let row: (Option<i64>, Option<i64>) = with_pool!(self, pool => sqlx::query_as(
+            "SELECT (SELECT MIN(next_run_at_ms) FROM job_state), \
+             (SELECT MIN(queued_at_ms) FROM run WHERE status = 'queued' AND queued_at_ms > $1)")
+            .bind(now_ms).fetch_one(pool).await)?;
+        Ok(row)
+    }
+
+    /// (job, next fire) of the jobs whose next fire is at or before
+    /// `until_ms` (now plus the claim lookahead).
+    pub async fn due_job_states(&self, until_ms: i64) -> Result<Vec<(String, Option<i64>)>> {
         let rows: Vec<(String, Option<i64>)> = with_pool!(self, pool => sqlx::query_as(
             "SELECT job_id, next_run_at_ms FROM job_state WHERE next_run_at_ms <= $1")
-            .bind(now_ms).fetch_all(pool).await)?;
+            .bind(until_ms).fetch_all(pool).await)?;
         Ok(rows)
     }
 
@@ -267,109 +308,116 @@ impl Store {
         Ok(row.map(Into::into))
     }
 
-    /// Claims due fires in one transaction (a tick may fire thousands).
+    /// The stored schedule fingerprint of a job (`None`: no state, or NULL).
+    pub async fn job_schedule_fp(&self, job_id: &str) -> Result<Option<String>> {
+        let row: Option<(Option<String>,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT schedule_fp FROM job_state WHERE job_id = $1")
+            .bind(job_id).fetch_optional(pool).await)?;
+        Ok(row.and_then(|(fp,)| fp))
+    }
+
+    /// (run, job, fire time) of queued scheduled runs for fires after
+    /// `after_ms`: fires claimed ahead of their instant (and any still
+    /// waiting that came due after `after_ms`).
+    pub async fn pending_claims(&self, after_ms: i64) -> Result<Vec<(String, String, i64)>> {
+        // A scheduled run is queued at its fire or later, so the bound on
+        // `queued_at_ms` is implied; it lets `run_by_status` find the rows.
+        let rows = with_pool!(self, pool => sqlx::query_as(
+            "SELECT run_id, job_id, scheduled_for_ms FROM run WHERE status = 'queued' AND trigger = 'cron' \
+             AND queued_at_ms > $1 AND scheduled_for_ms > $1 ORDER BY scheduled_for_ms")
+            .bind(after_ms).fetch_all(pool).await)?;
+        Ok(rows)
+    }
+
+    /// Applies new next fires computed from a changed config, in one
+    /// transaction: for each job, a compare-and-set of its schedule
+    /// fingerprint (so of several replicas that see the change, one applies
+    /// it), its next fire, and — only for the one that applied it — the
+    /// claimed fires that no longer hold closed as `skipped` with the reason.
+    /// Returns the ids of the runs it closed.
+    pub async fn reschedule(&self, changes: &[Reschedule], now_ms: i64) -> Result<Vec<String>> {
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut skipped = Vec::new();
+            for c in changes {
+                let moved = sqlx::query(
+                    "UPDATE job_state SET schedule_fp = $2, next_run_at_ms = $3, updated_at_ms = $4 \
+                     WHERE job_id = $1 AND COALESCE(schedule_fp, '') = $5")
+                    .bind(&c.job_id).bind(&c.schedule_fp).bind(c.next_run_at_ms).bind(now_ms)
+                    .bind(c.expected_fp.as_deref().unwrap_or(""))
+                    .execute(&mut *tx).await?.rows_affected();
+                if moved != 1 {
+                    continue;
+                }
+                for (run_id, why) in &c.skip {
+                    let n = sqlx::query(
+                        "UPDATE run SET status = 'skipped', finished_at_ms = $2, error_class = $3, note = $4 \
+                         WHERE run_id = $1 AND status = 'queued'")
+                        .bind(run_id).bind(now_ms).bind(JOB_CHANGED).bind(why)
+                        .execute(&mut *tx).await?.rows_affected();
+                    if n == 1 {
+                        skipped.push(run_id.clone());
+                    }
+                }
+            }
+            tx.commit().await?;
+            Ok(skipped)
+        })
+    }
+
+    /// Status and class of the run for one fire of a job, if there is one.
+    pub async fn fire_outcome(
+        &self,
+        job_id: &str,
+        scheduled_for_ms: i64,
+    ) -> Result<Option<(RunStatus, Option<String>)>> {
+        let row: Option<(String, Option<String>)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT status, error_class FROM run WHERE job_id = $1 AND scheduled_for_ms = $2")
+            .bind(job_id).bind(scheduled_for_ms).fetch_optional(pool).await)?;
+        row.map(|(status, class)| {
+            let status = status.parse().map_err(|message| Error::Corrupt {
+                what: format!("run of {job_id} at {scheduled_for_ms}"),
+                message,
+            })?;
+            Ok((status, class))
+        })
+        .transpose()
+    }
+
+    /// Claims fires in one transaction (a tick may claim thousands).
     /// For each: a compare-and-set of the job's stored `next_run_at_ms` from
-    /// `expected_next` to `next_run_at_ms`, then its run for
-    /// `scheduled_for_ms` — queued, or `skipped` with its `note`. Exactly one
-    /// caller across all replicas gets `Some(run_id)` for a fire: the
-    /// compare-and-set and `UNIQUE(job_id, scheduled_for_ms)` both guard it;
-    /// a fire someone else took is `None` and leaves nothing behind.
-    pub async fn fire_many(&self, fires: &[Fire<'_>]) -> Result<Vec<Option<String>>> {
+    /// `expected_next` to `next_run_at_ms` (and of its schedule fingerprint),
+    /// then its run for `scheduled_for_ms` — queued, or `skipped` with its
+    /// `note`. Exactly one caller across all replicas gets `Some(run_id)`
+    /// for a fire: the compare-and-set and `UNIQUE(job_id, scheduled_for_ms)`
+    /// both guard it; a fire someone else took is `None` and leaves nothing
+    /// behind.
+    ///
+    /// Each statement carries the whole batch in one parameter — JSON read
+    /// with `json_each` on SQLite, arrays read with `unnest` on PostgreSQL —
+    /// so its text never changes and is prepared once per connection (a
+    /// multi-row `VALUES` list was prepared anew for each batch size, and on
+    /// SQLite that cost more than the rows).
+    pub async fn fire_many(&self, fires: &[Fire<'_>], now_ms: i64) -> Result<Vec<Option<String>>> {
         if fires.is_empty() {
             return Ok(Vec::new());
         }
-        let now = fires[0].run.queued_at_ms;
-        // 1. Compare-and-set every job's next fire in one statement.
-        let rows: Vec<String> = (0..fires.len())
-            .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
-            .collect();
-        // UPDATE … FROM: the 500-row list drives and each job is found by its
-        // primary key (a correlated subquery made SQLite scan the table).
-        let cas = format!(
-            "WITH v(job_id, expected, next) AS (VALUES {}) \
-             UPDATE job_state SET next_run_at_ms = v.next, updated_at_ms = ${} FROM v \
-             WHERE job_state.job_id = v.job_id AND job_state.next_run_at_ms = v.expected \
-             RETURNING job_state.job_id",
-            rows.join(", "),
-            3 * fires.len() + 1
-        );
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let mut q = sqlx::query_as::<_, (String,)>(&cas);
-            for f in fires {
-                q = q.bind(f.run.job_id).bind(f.expected_next).bind(f.next_run_at_ms);
-            }
-            let moved: std::collections::HashSet<String> =
-                q.bind(now).fetch_all(&mut *tx).await?.into_iter().map(|(id,)| id).collect();
-            let claimed: Vec<&Fire<'_>> = fires.iter().filter(|f| moved.contains(f.run.job_id)).collect();
-            if claimed.is_empty() {
-                tx.rollback().await?;
-                return Ok(vec![None; fires.len()]);
-            }
-            // 2. Queue positions: one count per lane, then counted on in order.
-            let mut lanes: Vec<&str> = claimed.iter().map(|f| f.run.lane).collect();
-            lanes.sort_unstable();
-            lanes.dedup();
-            let placeholders: Vec<String> = (1..=lanes.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "SELECT lane, COUNT(*) FROM run WHERE status IN ('queued', 'running') AND lane IN ({}) GROUP BY lane",
-                placeholders.join(", ")
-            );
-            let mut q = sqlx::query_as::<_, (String, i64)>(&sql);
-            for lane in &lanes {
-                q = q.bind(*lane);
-            }
-            let mut ahead: std::collections::HashMap<String, i64> = q.fetch_all(&mut *tx).await?.into_iter().collect();
-            // 3. Every run in one statement.
-            const COLUMNS: usize = 11;
-            let values: Vec<String> = (0..claimed.len())
-                .map(|i| {
-                    let p: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", i * COLUMNS + c)).collect();
-                    format!("({})", p.join(", "))
-                })
-                .collect();
-            let insert = format!(
-                "INSERT INTO run (run_id, job_id, agent_id, trigger, scheduled_for_ms, status, queued_at_ms, \
-                 deadline_ms, lane, queue_ahead, note) VALUES {} ON CONFLICT DO NOTHING RETURNING run_id",
-                values.join(", ")
-            );
-            let mut q = sqlx::query_as::<_, (String,)>(&insert);
-            for f in &claimed {
-                let run = &f.run;
-                let status = if f.skip { RunStatus::Skipped } else { RunStatus::Queued };
-                let position = ahead.entry(run.lane.to_owned()).or_insert(0);
-                q = q
-                    .bind(format!("cron:{}:{}", run.job_id, f.scheduled_for_ms))
-                    .bind(run.job_id)
-                    .bind(run.agent_id)
-                    .bind("cron")
-                    .bind(f.scheduled_for_ms)
-                    .bind(status.as_str())
-                    .bind(run.queued_at_ms)
-                    .bind(run.deadline_ms)
-                    .bind(run.lane)
-                    .bind(*position)
-                    .bind(f.note.as_deref());
-                if !f.skip {
-                    *position += 1;
-                }
-            }
-            let inserted: std::collections::HashSet<String> =
-                q.fetch_all(&mut *tx).await?.into_iter().map(|(id,)| id).collect();
-            // A skipped run is final at once.
-            sqlx::query("UPDATE run SET finished_at_ms = queued_at_ms WHERE status = 'skipped' AND finished_at_ms IS NULL")
-                .execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok(fires
-                .iter()
-                .map(|f| {
-                    let id = format!("cron:{}:{}", f.run.job_id, f.scheduled_for_ms);
-                    // Not inserted: the fire already had its run (another
-                    // replica); moving the job on past it is still right.
-                    inserted.contains(&id).then_some(id)
-                })
-                .collect())
-        })
+        let inserted = match &self.backend {
+            Backend::Sqlite(pool) => fire_many_sqlite(pool, fires, now_ms).await?,
+            Backend::Postgres(pool) => fire_many_postgres(pool, fires, now_ms).await?,
+        };
+        Ok(fires
+            .iter()
+            .map(|f| {
+                let id = run_id_of(f);
+                // Not inserted: the fire already had its run (another
+                // replica); moving the job on past it is still right.
+                inserted.contains(&id).then_some(id)
+            })
+            .collect())
     }
 
     /// Records something the operator should see on a run.
@@ -403,16 +451,26 @@ impl Store {
         })
     }
 
-    /// Queued runs, oldest first, whose lane has no running run.
-    pub async fn startable_runs(&self, limit: i64) -> Result<Vec<RunRecord>> {
+    /// Queued runs that are runnable at `now_ms`, oldest first, whose lane
+    /// has no running run. A fire claimed ahead is queued for its instant
+    /// (`queued_at_ms`) and is not runnable before it.
+    pub async fn startable_runs(&self, limit: i64, now_ms: i64) -> Result<Vec<RunRecord>> {
         let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM run q WHERE status = 'queued' AND NOT EXISTS \
+            "SELECT {RUN_COLUMNS} FROM run q WHERE status = 'queued' AND queued_at_ms <= $2 AND NOT EXISTS \
              (SELECT 1 FROM run r WHERE r.lane = q.lane AND r.status = 'running') \
              ORDER BY queued_at_ms, run_id LIMIT $1"
         );
-        let rows: Vec<RunRow> =
-            with_pool!(self, pool => sqlx::query_as(&sql).bind(limit).fetch_all(pool).await)?;
+        let rows: Vec<RunRow> = with_pool!(self, pool => sqlx::query_as(&sql)
+            .bind(limit).bind(now_ms).fetch_all(pool).await)?;
         rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// The cron lane's slots held by running runs now.
+    pub async fn used_cron_slots(&self) -> Result<HashSet<i64>> {
+        let rows: Vec<(i64,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT cron_slot FROM run WHERE status = 'running' AND cron_slot IS NOT NULL")
+            .fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(|(s,)| s).collect())
     }
 
     /// Starts a queued run for `owner`, taking its lane (and a cron slot
@@ -695,4 +753,201 @@ impl Store {
         })?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
+}
+
+fn run_id_of(f: &Fire<'_>) -> String {
+    format!("cron:{}:{}", f.run.job_id, f.scheduled_for_ms)
+}
+
+/// Each claimed fire's queue position at enqueue time: the lane's queued
+/// and running runs (`ahead`, counted once per lane), then counted on in
+/// claim order. A skipped fire waits for nothing and holds no place.
+fn queue_positions(claimed: &[&Fire<'_>], mut ahead: HashMap<String, i64>) -> Vec<i64> {
+    claimed
+        .iter()
+        .map(|f| {
+            let position = ahead.entry(f.run.lane.to_owned()).or_insert(0);
+            let mine = *position;
+            if !f.skip {
+                *position += 1;
+            }
+            mine
+        })
+        .collect()
+}
+
+fn distinct_lanes<'a>(claimed: &[&'a Fire<'_>]) -> Vec<&'a str> {
+    let mut lanes: Vec<&str> = claimed.iter().map(|f| f.run.lane).collect();
+    lanes.sort_unstable();
+    lanes.dedup();
+    lanes
+}
+
+fn status_of(f: &Fire<'_>) -> &'static str {
+    if f.skip {
+        RunStatus::Skipped.as_str()
+    } else {
+        RunStatus::Queued.as_str()
+    }
+}
+
+/// [`Store::fire_many`] on SQLite: the batch travels as one JSON text.
+async fn fire_many_sqlite(
+    pool: &sqlx::SqlitePool,
+    fires: &[Fire<'_>],
+    now_ms: i64,
+) -> std::result::Result<HashSet<String>, sqlx::Error> {
+    use serde_json::json;
+    let mut tx = pool.begin().await?;
+    let cas: Vec<serde_json::Value> = fires
+        .iter()
+        .map(|f| {
+            json!([
+                f.run.job_id,
+                f.expected_next,
+                f.next_run_at_ms,
+                f.schedule_fp
+            ])
+        })
+        .collect();
+    // `v` drives: each job is found by its primary key.
+    let moved: HashSet<String> = sqlx::query_as::<_, (String,)>(
+        "WITH v AS (SELECT json_extract(value, '$[0]') AS job_id, json_extract(value, '$[1]') AS expected, \
+         json_extract(value, '$[2]') AS next, json_extract(value, '$[3]') AS fp FROM json_each($1)) \
+         UPDATE job_state SET next_run_at_ms = v.next, updated_at_ms = $2 FROM v \
+         WHERE job_state.job_id = v.job_id AND job_state.next_run_at_ms = v.expected \
+         AND COALESCE(job_state.schedule_fp, '') = v.fp RETURNING job_state.job_id",
+    )
+    .bind(serde_json::Value::Array(cas).to_string())
+    .bind(now_ms)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|(id,)| id)
+    .collect();
+    let claimed: Vec<&Fire<'_>> = fires
+        .iter()
+        .filter(|f| moved.contains(f.run.job_id))
+        .collect();
+    if claimed.is_empty() {
+        tx.rollback().await?;
+        return Ok(HashSet::new());
+    }
+    let lanes = json!(distinct_lanes(&claimed)).to_string();
+    let ahead: HashMap<String, i64> = sqlx::query_as::<_, (String, i64)>(
+        "SELECT lane, COUNT(*) FROM run WHERE status IN ('queued', 'running') \
+         AND lane IN (SELECT value FROM json_each($1)) GROUP BY lane",
+    )
+    .bind(lanes)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
+    let positions = queue_positions(&claimed, ahead);
+    let rows: Vec<serde_json::Value> = claimed
+        .iter()
+        .zip(&positions)
+        .map(|(f, position)| {
+            json!([
+                run_id_of(f),
+                f.run.job_id,
+                f.run.agent_id,
+                f.scheduled_for_ms,
+                status_of(f),
+                f.run.queued_at_ms,
+                f.run.deadline_ms,
+                f.run.lane,
+                position,
+                f.note
+            ])
+        })
+        .collect();
+    // `WHERE true`: without it SQLite reads `ON CONFLICT` as a join clause.
+    let inserted: HashSet<String> = sqlx::query_as::<_, (String,)>(
+        "INSERT INTO run (run_id, job_id, agent_id, trigger, scheduled_for_ms, status, queued_at_ms, \
+         finished_at_ms, deadline_ms, lane, queue_ahead, note) \
+         SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), 'cron', \
+         json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'), \
+         CASE WHEN json_extract(value, '$[4]') = 'skipped' THEN json_extract(value, '$[5]') END, \
+         json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'), \
+         json_extract(value, '$[9]') FROM json_each($1) WHERE true ON CONFLICT DO NOTHING RETURNING run_id",
+    )
+    .bind(serde_json::Value::Array(rows).to_string())
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|(id,)| id)
+    .collect();
+    tx.commit().await?;
+    Ok(inserted)
+}
+
+/// [`Store::fire_many`] on PostgreSQL: the batch travels as one array per
+/// column, read with `unnest`.
+async fn fire_many_postgres(
+    pool: &sqlx::PgPool,
+    fires: &[Fire<'_>],
+    now_ms: i64,
+) -> std::result::Result<HashSet<String>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let moved: HashSet<String> = sqlx::query_as::<_, (String,)>(
+        "UPDATE job_state SET next_run_at_ms = v.next, updated_at_ms = $5 \
+         FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[]) AS v(job_id, expected, next, fp) \
+         WHERE job_state.job_id = v.job_id AND job_state.next_run_at_ms = v.expected \
+         AND COALESCE(job_state.schedule_fp, '') = v.fp RETURNING job_state.job_id",
+    )
+    .bind(fires.iter().map(|f| f.run.job_id).collect::<Vec<_>>())
+    .bind(fires.iter().map(|f| f.expected_next).collect::<Vec<_>>())
+    .bind(fires.iter().map(|f| f.next_run_at_ms).collect::<Vec<_>>())
+    .bind(fires.iter().map(|f| f.schedule_fp).collect::<Vec<_>>())
+    .bind(now_ms)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|(id,)| id)
+    .collect();
+    let claimed: Vec<&Fire<'_>> = fires
+        .iter()
+        .filter(|f| moved.contains(f.run.job_id))
+        .collect();
+    if claimed.is_empty() {
+        tx.rollback().await?;
+        return Ok(HashSet::new());
+    }
+    let ahead: HashMap<String, i64> = sqlx::query_as::<_, (String, i64)>(
+        "SELECT lane, COUNT(*) FROM run WHERE status IN ('queued', 'running') AND lane = ANY($1) GROUP BY lane",
+    )
+    .bind(distinct_lanes(&claimed))
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
+    let positions = queue_positions(&claimed, ahead);
+    let inserted: HashSet<String> = sqlx::query_as::<_, (String,)>(
+        "INSERT INTO run (run_id, job_id, agent_id, trigger, scheduled_for_ms, status, queued_at_ms, \
+         finished_at_ms, deadline_ms, lane, queue_ahead, note) \
+         SELECT r.run_id, r.job_id, r.agent_id, 'cron', r.sched, r.status, r.queued, \
+         CASE WHEN r.status = 'skipped' THEN r.queued END, r.deadline, r.lane, r.ahead, r.note \
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], \
+         $7::bigint[], $8::text[], $9::bigint[], $10::text[]) \
+         AS r(run_id, job_id, agent_id, sched, status, queued, deadline, lane, ahead, note) \
+         ON CONFLICT DO NOTHING RETURNING run_id",
+    )
+    .bind(claimed.iter().map(|f| run_id_of(f)).collect::<Vec<_>>())
+    .bind(claimed.iter().map(|f| f.run.job_id).collect::<Vec<_>>())
+    .bind(claimed.iter().map(|f| f.run.agent_id).collect::<Vec<_>>())
+    .bind(claimed.iter().map(|f| f.scheduled_for_ms).collect::<Vec<_>>())
+    .bind(claimed.iter().map(|f| status_of(f)).collect::<Vec<_>>())
+    .bind(claimed.iter().map(|f| f.run.queued_at_ms).collect::<Vec<_>>())
+    .bind(claimed.iter().map(|f| f.run.deadline_ms).collect::<Vec<_>>())
+    .bind(claimed.iter().map(|f| f.run.lane).collect::<Vec<_>>())
+    .bind(positions)
+    .bind(claimed.iter().map(|f| f.note.clone()).collect::<Vec<_>>())
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|(id,)| id)
+    .collect();
+    tx.commit().await?;
+    Ok(inserted)
 }

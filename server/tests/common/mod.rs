@@ -26,6 +26,7 @@ impl TestServer {
             seed_demo: true,
             lease_ms: 30_000,
             cron_slots: 4,
+            fire_lookahead_ms: engine::scheduler::DEFAULT_FIRE_LOOKAHEAD_MS,
             self_exe: Some(env!("CARGO_BIN_EXE_switchyard").into()),
         };
         let (stop, stopped) = oneshot::channel();

@@ -120,6 +120,18 @@ async fn kill_9_with_runs_in_flight_leaves_nothing_stuck() {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    // …and until each has a decision stored (the Codex stand-in crashes
+    // first, so the first decision can come a moment after the start).
+    for run_id in &in_flight {
+        let path = format!("/api/v1/runs/{}", run_id.replace(':', "%3A"));
+        for _ in 0..400 {
+            let detail = server.get(&path).await;
+            if !detail["decisions"].as_array().unwrap().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
     let before = server.get("/api/v1/runs?limit=500").await["runs"]
         .as_array()
         .unwrap()

@@ -472,10 +472,16 @@ impl<'a> Session<'a> {
                     let mut failure = self
                         .interrupt(&thread_id, &turn_id, class, detail, &items)
                         .await;
-                    // A Retry-After shows only on Codex's stderr.
-                    failure.retry_after_ms = failure
-                        .retry_after_ms
-                        .or_else(|| outcome::reset_in_text(&self.peer.stderr_tail()));
+                    // A 429's Retry-After shows only in Codex's retry log
+                    // line on stderr. The same line follows every other
+                    // retry with Codex's own ~200 ms backoff, which is not a
+                    // server hint: read it for rate limits only (Codex never
+                    // stream-retries a 429 without a Retry-After).
+                    if class == FailureClass::RateLimit {
+                        failure.retry_after_ms = failure
+                            .retry_after_ms
+                            .or_else(|| outcome::reset_in_text(&self.peer.stderr_tail()));
+                    }
                     return Err(failure);
                 }
                 "turn/completed" => {

@@ -303,6 +303,12 @@ impl TurnScript {
             json!({"threadId": self.thread, "turnId": self.turn, "willRetry": true,
                    "error": {"message": message, "codexErrorInfo": info, "additionalDetails": null}}),
         );
+        // The real binary logs every stream retry with its own backoff; a
+        // 429 logs the server's Retry-After instead (see `Turn::RateLimit`).
+        if !matches!(info.pointer("/responseStreamDisconnected/httpStatusCode"), Some(Value::Number(n)) if n.as_u64() == Some(429))
+        {
+            eprintln!("2026-01-01T00:00:00.000000Z  WARN codex_core::responses_retry: stream disconnected - retrying sampling request (1/1 in 213ms)... retries=1 max_retries=1");
+        }
     }
 
     /// Streams `text` as one agent-message item, in three deltas.

@@ -64,6 +64,16 @@ pub mod ssr {
         })
     }
 
+    /// The drill service, provided like the fleet.
+    pub fn drills() -> Result<engine::drill::Drills, AppError> {
+        use_context::<engine::drill::Drills>().ok_or_else(|| AppError {
+            code: "internal".into(),
+            message: "drill service missing from context".into(),
+            details: Vec::new(),
+            current_hash: None,
+        })
+    }
+
     /// Who made a change. Until logins exist (DESIGN §8), every console change
     /// is attributed to the console itself.
     pub fn author() -> String {
@@ -240,4 +250,21 @@ pub async fn get_run(run: String) -> Result<engine::runs::RunDetail, AppError> {
 #[server(prefix = "/console/fn", endpoint = "cancel_run")]
 pub async fn cancel_run(run: String) -> Result<engine::runs::RunStatus, AppError> {
     Ok(ssr::scheduler()?.cancel(&run).await?)
+}
+
+/// The Drill page's pickers: the agent's settings and, per candidate, every
+/// failure class with how a drill produces it there or why it cannot.
+#[server(prefix = "/console/fn", endpoint = "drill_options")]
+pub async fn get_drill_options(agent: String) -> Result<engine::drill::DrillOptions, AppError> {
+    Ok(ssr::drills()?.options(&agent).await?)
+}
+
+/// One drill (the same service as `POST /api/v1/agents/{id}/drill`).
+#[server(prefix = "/console/fn", endpoint = "run_drill")]
+pub async fn run_drill(
+    agent: String,
+    candidate: String,
+    inject: String,
+) -> Result<engine::drill::DrillReport, AppError> {
+    Ok(ssr::drills()?.run(&agent, &candidate, &inject).await?)
 }

@@ -229,6 +229,28 @@ pub fn duration_text(ms: i64) -> String {
     }
 }
 
+/// The router's decisions in order: a run's attempts, a drill's trail.
+#[component]
+pub fn DecisionTimeline(decisions: Vec<engine::health::DecisionRow>) -> impl IntoView {
+    view! {
+        <table class="decisions timeline">
+            <thead><tr><th scope="col">"#"</th><th scope="col">"Candidate"</th><th scope="col">"Harness"</th>
+                <th scope="col">"Decision"</th><th scope="col">"Reason"</th><th scope="col">"Next"</th>
+                <th scope="col">"Latency"</th><th scope="col">"Detail"</th></tr></thead>
+            <tbody>
+                {decisions.into_iter().map(|d| view! {
+                    <tr class=format!("decision {}", d.decision) data-decision=d.decision.clone()>
+                        <td>{d.attempt}</td><td><code>{d.candidate}</code></td><td>{d.harness}</td>
+                        <td><code>{d.decision.clone()}</code></td><td><code>{d.reason}</code></td>
+                        <td>{d.next.unwrap_or_else(|| "none".into())}</td><td>{d.latency_ms} " ms"</td>
+                        <td class="detail">{d.detail}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
 /// A run status as a coloured badge.
 #[component]
 pub fn StatusBadge(status: engine::runs::RunStatus) -> impl IntoView {

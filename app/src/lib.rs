@@ -53,6 +53,7 @@ pub fn App() -> impl IntoView {
                     <A href="/jobs">"Jobs"</A>
                     <A href="/runs">"Runs"</A>
                     <A href="/providers">"Providers"</A>
+                    <A href="/drill">"Drill"</A>
                     <A href="/config">"Config"</A>
                 </nav>
             </header>
@@ -63,6 +64,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=pages::Overview ssr=SsrMode::Async/>
                     <Route path=StaticSegment("config") view=pages::ConfigPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("providers") view=pages::ProvidersPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("drill") view=pages::DrillPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("jobs") view=pages::JobsPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("runs") view=pages::RunsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("runs"), ParamSegment("id")) view=pages::RunPageView ssr=SsrMode::Async/>

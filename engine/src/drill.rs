@@ -335,7 +335,7 @@ impl DrillOptions {
                 reach: c.healthy,
                 unreached: first_runs.filter(|&f| f < i).map(|f| {
                     format!(
-                        "{} answers first (the other candidates answer ok in a drill), so the run never gets here",
+                        "not reached: {} answers first (in a drill the other candidates answer ok)",
                         chain[f].candidate
                     )
                 }),
@@ -492,7 +492,7 @@ mod tests {
             .unreached
             .as_deref()
             .unwrap()
-            .starts_with("openai-codex/spark answers first"));
+            .starts_with("not reached: openai-codex/spark answers first"));
         // With fallback none the external candidate never runs at all.
         let o = options("codex", "none");
         assert!(available(&o, 2).is_empty());

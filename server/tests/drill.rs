@@ -382,5 +382,12 @@ async fn rest_drill_names_bad_fields_and_leaves_the_server_store_alone() {
         .as_str()
         .unwrap()
         .contains("never runs"));
+
+    // Described like the other endpoints.
+    let doc = server.get_json("/api/v1/openapi.json").await;
+    let path = &doc["paths"]["/api/v1/agents/{id}/drill"];
+    assert!(path["post"]["requestBody"].is_object(), "{path}");
+    assert!(path["get"].is_object(), "{path}");
+    assert!(doc["components"]["schemas"]["DrillReport"].is_object());
     server.stop().await;
 }

@@ -48,8 +48,11 @@ fn AgentDetail(
     let id = agent.id.to_string();
     view! {
         <section class="page-head">
-            <h1>{agent.name.clone()}</h1>
-            <p class="lede mono">{id.clone()}</p>
+            <div>
+                <h1>{agent.name.clone()}</h1>
+                <p class="lede mono">{id.clone()}</p>
+            </div>
+            <a class="button" href=format!("/drill?agent={}", engine::runs::encode_segment(&id))>"Drill a failure"</a>
         </section>
         <div class="card settings">
             <dl class="settings-list">

@@ -2,6 +2,7 @@
 
 mod agent;
 mod config;
+mod drill;
 mod jobs;
 mod overview;
 mod providers;
@@ -9,6 +10,7 @@ mod runs;
 
 pub use agent::AgentPage;
 pub use config::ConfigPage;
+pub use drill::DrillPage;
 pub use jobs::JobsPage;
 pub use overview::Overview;
 pub use providers::ProvidersPage;

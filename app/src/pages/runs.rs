@@ -7,7 +7,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{get_run, get_runs, CancelRun};
-use crate::components::{duration_text, format_utc, live_tick, ErrorBanner, StatusBadge};
+use crate::components::{
+    duration_text, format_utc, live_tick, DecisionTimeline, ErrorBanner, StatusBadge,
+};
 
 const FILTERS: [&str; 5] = ["agent", "job", "status", "class", "fallback"];
 
@@ -195,21 +197,7 @@ fn RunView(detail: RunDetail, cancel: ServerAction<CancelRun>) -> impl IntoView 
         </section>
         <section class="card">
             <header class="card-head"><h2>"Attempts"</h2></header>
-            <table class="decisions timeline">
-                <thead><tr><th scope="col">"#"</th><th scope="col">"Candidate"</th><th scope="col">"Harness"</th>
-                    <th scope="col">"Decision"</th><th scope="col">"Reason"</th><th scope="col">"Next"</th>
-                    <th scope="col">"Latency"</th><th scope="col">"Detail"</th></tr></thead>
-                <tbody>
-                    {decisions.into_iter().map(|d| view! {
-                        <tr class=format!("decision {}", d.decision) data-decision=d.decision.clone()>
-                            <td>{d.attempt}</td><td><code>{d.candidate}</code></td><td>{d.harness}</td>
-                            <td><code>{d.decision.clone()}</code></td><td><code>{d.reason}</code></td>
-                            <td>{d.next.unwrap_or_else(|| "none".into())}</td><td>{d.latency_ms} " ms"</td>
-                            <td class="detail">{d.detail}</td>
-                        </tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
+            <DecisionTimeline decisions/>
         </section>
         <section class="card">
             <header class="card-head"><h2>"Log"</h2><span class="muted">"lines that named this run"</span></header>

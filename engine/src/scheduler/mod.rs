@@ -659,13 +659,20 @@ impl Scheduler {
     }
 
     async fn run_agent(&self, run: &RunRecord, token: CancellationToken) -> Finished {
-        let config = match self.fleet.config().await {
+        // The loop's config, parsed once per head revision: with 10,000
+        // jobs, parsing it again for every run cost more than the run.
+        let current = match self.refresh().await {
             Ok(c) => c,
             Err(e) => {
                 return Finished::error(format!("could not read the config: {e}"), "internal")
             }
         };
-        let Some(job) = config.cron.jobs.iter().find(|j| j.id == run.job_id) else {
+        let config = &*current.config;
+        let Some(job) = current
+            .index
+            .get(&run.job_id)
+            .map(|&i| &config.cron.jobs[i])
+        else {
             return Finished::error(
                 format!("job {} is no longer configured", run.job_id),
                 "job_not_found",
@@ -681,7 +688,7 @@ impl Scheduler {
                 "agent_not_found",
             );
         };
-        let Some(plan) = Plan::for_agent(&config, &agent) else {
+        let Some(plan) = Plan::for_agent(config, &agent) else {
             return Finished::error(
                 format!("agent {} has no model chain", run.agent_id),
                 "no_model",

@@ -127,6 +127,32 @@ fn cpu_time() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
+/// User + system CPU time of every PostgreSQL server process on this
+/// machine (the database's side of a claim; anything else using the server
+/// at the same time is counted too).
+fn postgres_cpu() -> Duration {
+    // SAFETY: sysconf only reads a configuration value.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let mut total = 0u64;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state …`: comm may hold spaces, so split after it.
+        let Some((head, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        if !head.contains("(postgres") {
+            continue;
+        }
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of the whole line.
+        let field = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<u64>().ok());
+        total += field(14).unwrap_or(0) + field(15).unwrap_or(0);
+    }
+    Duration::from_micros(total * 1_000_000 / ticks)
+}
+
 struct Stats {
     p50: Duration,
     p99: Duration,
@@ -462,6 +488,7 @@ async fn fire_storm(
     // Just before the claim: T − lookahead (= T when claiming at T).
     tokio::time::sleep(Duration::from_millis((LEAD_MS - 20) as u64)).await;
     let cpu_before = cpu_time();
+    let pg_before = postgres_cpu();
     let claim_from_us = (t_ms - lookahead_ms) * 1_000;
     let before_claim_us = claim_from_us - clock.now_us();
     tokio::time::timeout(Duration::from_secs(300), all_rx)
@@ -469,6 +496,7 @@ async fn fire_storm(
         .expect("10,000 fires queued within 5 minutes")
         .expect("observer");
     let cpu = cpu_time() - cpu_before;
+    let pg_cpu = postgres_cpu().saturating_sub(pg_before);
     // The drain window starts when runs may start: at T, or now if later.
     let until_t_us = t_ms * 1_000 - clock.now_us();
     if until_t_us > 0 {
@@ -578,12 +606,21 @@ async fn fire_storm(
         ),
         &once(claim_span),
         &format!(
-            "{:.0} fires/s; first {k} fires {:.0} ms, last {k} {:.0} ms; process CPU {:.2} s = {:.0} µs/fire",
+            "{:.0} fires/s; first {k} fires {:.0} ms, last {k} {:.0} ms; process CPU {:.2} s = {:.0} µs/fire{}",
             JOBS as f64 / claim_span.as_secs_f64(),
             ms(first_k),
             ms(last_k),
             cpu.as_secs_f64(),
-            cpu.as_secs_f64() * 1e6 / JOBS as f64
+            cpu.as_secs_f64() * 1e6 / JOBS as f64,
+            if db == Db::Postgres {
+                format!(
+                    "; PostgreSQL server CPU {:.2} s = {:.0} µs/fire",
+                    pg_cpu.as_secs_f64(),
+                    pg_cpu.as_secs_f64() * 1e6 / JOBS as f64
+                )
+            } else {
+                String::new()
+            }
         ),
     );
 

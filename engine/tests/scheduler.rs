@@ -562,7 +562,15 @@ async fn a_change_before_the_instant_skips_the_claimed_fire(db: &TestDb) {
     let mut events = rig.scheduler.subscribe();
     rig.scheduler.tick().await.unwrap();
     rig.clock.advance_ms(59_000);
-    assert_eq!(rig.scheduler.tick().await.unwrap().len(), 5);
+    let claimed = rig.scheduler.tick().await.unwrap();
+    assert_eq!(claimed.len(), 5);
+    // One lane: the claims queue one behind the other.
+    let mut ahead = Vec::new();
+    for id in &claimed {
+        ahead.push(rig.fleet.store().run(id).await.unwrap().queue_ahead);
+    }
+    ahead.sort();
+    assert_eq!(ahead, [Some(0), Some(1), Some(2), Some(3), Some(4)]);
 
     rig.edit(|config| {
         job_mut(config, "disabled")["enabled"] = json!(false);

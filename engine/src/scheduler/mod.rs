@@ -30,7 +30,7 @@ use crate::failure::FailureClass;
 use crate::fleet::Fleet;
 use crate::router::{CallContext, Plan, Router};
 use crate::runs::{Enqueued, JobState, JobView, RunDetail, RunRecord, RunStatus, Trigger};
-use crate::store::{Fire, NewRun, Reschedule, RunEnd, Store, JOB_CHANGED};
+use crate::store::{Fire, LaneCounts, NewRun, Reschedule, RunEnd, Store, JOB_CHANGED};
 use crate::{Error, Result};
 use schedule::Compiled;
 
@@ -184,11 +184,12 @@ impl Scheduler {
         // Earliest first: if claiming takes long, the latest fires wait.
         due.sort_by_key(|p| p.scheduled_for_ms);
         let mut fired = Vec::new();
+        let mut lanes = LaneCounts::default();
         // Thousands of jobs can come due in the same second: claim them in
         // few transactions rather than one each.
         for chunk in due.chunks(FIRE_BATCH) {
             let fires: Vec<Fire<'_>> = chunk.iter().map(PlannedFire::as_fire).collect();
-            let claimed = self.store().fire_many(&fires, now).await?;
+            let claimed = self.store().fire_many(&fires, now, &mut lanes).await?;
             for (plan, run_id) in chunk.iter().zip(claimed) {
                 let Some(run_id) = run_id else { continue };
                 if let Some(note) = &plan.note {

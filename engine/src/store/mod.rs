@@ -11,7 +11,7 @@ mod runs;
 
 pub use revision::{NewRevision, Revision};
 pub use router::{CallStats, CircuitRow, CooldownRow, DecisionRow, TranscriptEntry};
-pub use runs::{Fire, NewRun, Reschedule, RunEnd, RunFilter, JOB_CHANGED};
+pub use runs::{Fire, LaneCounts, NewRun, Reschedule, RunEnd, RunFilter, JOB_CHANGED};
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{

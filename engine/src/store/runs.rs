@@ -155,6 +155,13 @@ pub struct Fire<'a> {
     pub note: Option<String>,
 }
 
+/// Queued and running runs per lane, counted once per tick and counted on
+/// as its batches of fires are claimed: each claimed fire's queue position.
+/// Runs that end while the tick claims are not subtracted (the position is
+/// what the run saw when it was queued, give or take the tick).
+#[derive(Debug, Default)]
+pub struct LaneCounts(HashMap<String, i64>);
+
 /// A job whose stored next fire no longer matches the config (see
 /// [`Store::reschedule`]).
 #[derive(Debug, Clone)]
@@ -401,13 +408,18 @@ impl Store {
     /// so its text never changes and is prepared once per connection (a
     /// multi-row `VALUES` list was prepared anew for each batch size, and on
     /// SQLite that cost more than the rows).
-    pub async fn fire_many(&self, fires: &[Fire<'_>], now_ms: i64) -> Result<Vec<Option<String>>> {
+    pub async fn fire_many(
+        &self,
+        fires: &[Fire<'_>],
+        now_ms: i64,
+        lanes: &mut LaneCounts,
+    ) -> Result<Vec<Option<String>>> {
         if fires.is_empty() {
             return Ok(Vec::new());
         }
         let inserted = match &self.backend {
-            Backend::Sqlite(pool) => fire_many_sqlite(pool, fires, now_ms).await?,
-            Backend::Postgres(pool) => fire_many_postgres(pool, fires, now_ms).await?,
+            Backend::Sqlite(pool) => fire_many_sqlite(pool, fires, now_ms, lanes).await?,
+            Backend::Postgres(pool) => fire_many_postgres(pool, fires, now_ms, lanes).await?,
         };
         Ok(fires
             .iter()
@@ -759,14 +771,14 @@ fn run_id_of(f: &Fire<'_>) -> String {
     format!("cron:{}:{}", f.run.job_id, f.scheduled_for_ms)
 }
 
-/// Each claimed fire's queue position at enqueue time: the lane's queued
-/// and running runs (`ahead`, counted once per lane), then counted on in
-/// claim order. A skipped fire waits for nothing and holds no place.
-fn queue_positions(claimed: &[&Fire<'_>], mut ahead: HashMap<String, i64>) -> Vec<i64> {
+/// Each claimed fire's queue position at enqueue time: its lane's queued
+/// and running runs, then counted on in claim order. A skipped fire waits
+/// for nothing and holds no place.
+fn queue_positions(claimed: &[&Fire<'_>], lanes: &mut LaneCounts) -> Vec<i64> {
     claimed
         .iter()
         .map(|f| {
-            let position = ahead.entry(f.run.lane.to_owned()).or_insert(0);
+            let position = lanes.0.entry(f.run.lane.to_owned()).or_insert(0);
             let mine = *position;
             if !f.skip {
                 *position += 1;
@@ -776,11 +788,16 @@ fn queue_positions(claimed: &[&Fire<'_>], mut ahead: HashMap<String, i64>) -> Ve
         .collect()
 }
 
-fn distinct_lanes<'a>(claimed: &[&'a Fire<'_>]) -> Vec<&'a str> {
-    let mut lanes: Vec<&str> = claimed.iter().map(|f| f.run.lane).collect();
-    lanes.sort_unstable();
-    lanes.dedup();
-    lanes
+/// The lanes of `claimed` not counted yet this tick.
+fn uncounted_lanes<'a>(claimed: &[&'a Fire<'_>], lanes: &LaneCounts) -> Vec<&'a str> {
+    let mut out: Vec<&str> = claimed
+        .iter()
+        .map(|f| f.run.lane)
+        .filter(|l| !lanes.0.contains_key(*l))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 fn status_of(f: &Fire<'_>) -> &'static str {
@@ -796,6 +813,7 @@ async fn fire_many_sqlite(
     pool: &sqlx::SqlitePool,
     fires: &[Fire<'_>],
     now_ms: i64,
+    lanes: &mut LaneCounts,
 ) -> std::result::Result<HashSet<String>, sqlx::Error> {
     use serde_json::json;
     let mut tx = pool.begin().await?;
@@ -833,17 +851,24 @@ async fn fire_many_sqlite(
         tx.rollback().await?;
         return Ok(HashSet::new());
     }
-    let lanes = json!(distinct_lanes(&claimed)).to_string();
-    let ahead: HashMap<String, i64> = sqlx::query_as::<_, (String, i64)>(
-        "SELECT lane, COUNT(*) FROM run WHERE status IN ('queued', 'running') \
-         AND lane IN (SELECT value FROM json_each($1)) GROUP BY lane",
-    )
-    .bind(lanes)
-    .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .collect();
-    let positions = queue_positions(&claimed, ahead);
+    let uncounted = uncounted_lanes(&claimed, lanes);
+    if !uncounted.is_empty() {
+        let counted: HashMap<String, i64> = sqlx::query_as::<_, (String, i64)>(
+            "SELECT lane, COUNT(*) FROM run WHERE status IN ('queued', 'running') \
+             AND lane IN (SELECT value FROM json_each($1)) GROUP BY lane",
+        )
+        .bind(json!(uncounted).to_string())
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+        for lane in uncounted {
+            lanes
+                .0
+                .insert(lane.to_owned(), counted.get(lane).copied().unwrap_or(0));
+        }
+    }
+    let positions = queue_positions(&claimed, lanes);
     let rows: Vec<serde_json::Value> = claimed
         .iter()
         .zip(&positions)
@@ -888,6 +913,7 @@ async fn fire_many_postgres(
     pool: &sqlx::PgPool,
     fires: &[Fire<'_>],
     now_ms: i64,
+    lanes: &mut LaneCounts,
 ) -> std::result::Result<HashSet<String>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let moved: HashSet<String> = sqlx::query_as::<_, (String,)>(
@@ -914,15 +940,23 @@ async fn fire_many_postgres(
         tx.rollback().await?;
         return Ok(HashSet::new());
     }
-    let ahead: HashMap<String, i64> = sqlx::query_as::<_, (String, i64)>(
-        "SELECT lane, COUNT(*) FROM run WHERE status IN ('queued', 'running') AND lane = ANY($1) GROUP BY lane",
-    )
-    .bind(distinct_lanes(&claimed))
-    .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .collect();
-    let positions = queue_positions(&claimed, ahead);
+    let uncounted = uncounted_lanes(&claimed, lanes);
+    if !uncounted.is_empty() {
+        let counted: HashMap<String, i64> = sqlx::query_as::<_, (String, i64)>(
+            "SELECT lane, COUNT(*) FROM run WHERE status IN ('queued', 'running') AND lane = ANY($1) GROUP BY lane",
+        )
+        .bind(&uncounted)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+        for lane in uncounted {
+            lanes
+                .0
+                .insert(lane.to_owned(), counted.get(lane).copied().unwrap_or(0));
+        }
+    }
+    let positions = queue_positions(&claimed, lanes);
     let inserted: HashSet<String> = sqlx::query_as::<_, (String,)>(
         "INSERT INTO run (run_id, job_id, agent_id, trigger, scheduled_for_ms, status, queued_at_ms, \
          finished_at_ms, deadline_ms, lane, queue_ahead, note) \

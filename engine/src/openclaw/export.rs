@@ -71,6 +71,18 @@ pub fn export(config: &Config, shape: Shape) -> Export {
     for (k, v) in &config.extra {
         root.insert(k.clone(), v.clone());
     }
+    if !config.harnesses.is_unset() {
+        // Kept so a round trip through OpenClaw's file loses nothing; the
+        // import passes unknown top-level keys through.
+        root.insert(
+            "harnesses".into(),
+            serde_json::to_value(&config.harnesses).unwrap_or_default(),
+        );
+        warnings.push(Problem::new(
+            "harnesses",
+            "Switchyard's Codex app-server settings are exported as a top-level `harnesses` key, which OpenClaw does not read",
+        ));
+    }
     if !config.alerts.channels.is_empty() || !config.alerts.rules.is_empty() {
         warnings.push(Problem::new(
             "alerts",

@@ -2,74 +2,14 @@
 //! dir, and find no run left running, every job schedulable, and nothing
 //! recorded before the kill lost (DESIGN §5 "no stuck state, ever").
 
+mod common;
+
+use common::ServeProcess;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-struct Server {
-    child: Child,
-    base: String,
-    http: reqwest::Client,
-}
-
-fn start(data_dir: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .arg("--site-root")
-        .arg(data_dir.join("site"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let line = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .next()
-        .unwrap()
-        .unwrap();
-    let base = line
-        .strip_prefix("listening on ")
-        .expect("listening line")
-        .to_owned();
-    Server {
-        child,
-        base,
-        http: reqwest::Client::new(),
-    }
-}
-
-impl Drop for Server {
-    // A failing test must not leave a server running.
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    async fn get(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    async fn post(&self, path: &str) -> Value {
-        self.http
-            .post(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
+fn start(data_dir: &std::path::Path) -> ServeProcess {
+    ServeProcess::spawn(data_dir, &[], "warn")
 }
 
 #[tokio::test]
@@ -78,43 +18,34 @@ async fn kill_9_with_runs_in_flight_leaves_nothing_stuck() {
     let server = start(dir.path());
 
     // Make the external fallbacks hang so runs stay in flight.
-    let res = server
-        .http
-        .get(format!("{}/api/v1/config", server.base))
-        .send()
-        .await
-        .unwrap();
-    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
-    let doc: Value = res.json().await.unwrap();
+    let doc = server.get_json("/api/v1/config").await;
     let mut config = doc["config"].clone();
     config["providers"]["ollama-cloud"]["scripts"]["glm-5.1"] = json!("hang");
     config["providers"]["openrouter"]["scripts"]["deepseek/deepseek-v3.2"] = json!("hang");
-    let put = server
-        .http
-        .put(format!("{}/api/v1/config", server.base))
-        .header("if-match", etag)
-        .json(&json!({"config": config, "message": "hang the fallbacks"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 200);
+    server.put_config(config).await;
 
     let mut in_flight = Vec::new();
     for job in ["release-check", "builder-queue"] {
         in_flight.push(
-            server.post(&format!("/api/v1/jobs/{job}/run")).await["runId"]
+            server
+                .post_json(&format!("/api/v1/jobs/{job}/run"), json!({}))
+                .await
+                .1["runId"]
                 .as_str()
                 .unwrap()
                 .to_owned(),
         );
     }
-    let queued_behind = server.post("/api/v1/jobs/release-check/run").await["runId"]
+    let queued_behind = server
+        .post_json("/api/v1/jobs/release-check/run", json!({}))
+        .await
+        .1["runId"]
         .as_str()
         .unwrap()
         .to_owned();
     // Wait (on the API, not on a clock) until both are running.
     for _ in 0..400 {
-        let page = server.get("/api/v1/runs?status=running").await;
+        let page = server.get_json("/api/v1/runs?status=running").await;
         if page["runs"].as_array().unwrap().len() == 2 {
             break;
         }
@@ -125,30 +56,29 @@ async fn kill_9_with_runs_in_flight_leaves_nothing_stuck() {
     for run_id in &in_flight {
         let path = format!("/api/v1/runs/{}", run_id.replace(':', "%3A"));
         for _ in 0..400 {
-            let detail = server.get(&path).await;
+            let detail = server.get_json(&path).await;
             if !detail["decisions"].as_array().unwrap().is_empty() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
-    let before = server.get("/api/v1/runs?limit=500").await["runs"]
+    let before = server.get_json("/api/v1/runs?limit=500").await["runs"]
         .as_array()
         .unwrap()
         .len();
-    let revisions = server.get("/api/v1/config/revisions").await;
+    let revisions = server.get_json("/api/v1/config/revisions").await;
     assert_eq!(before, 3);
 
     let mut server = server;
     // SIGKILL: no graceful shutdown, no chance to close anything.
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
+    server.kill();
     drop(server);
 
     let server = start(dir.path());
     // The only run running now is the one that was queued behind the
     // killed run and started in the new process; nothing of the old one.
-    let running = server.get("/api/v1/runs?status=running").await;
+    let running = server.get_json("/api/v1/runs?status=running").await;
     for run in running["runs"].as_array().unwrap() {
         assert_eq!(
             run["runId"],
@@ -158,7 +88,7 @@ async fn kill_9_with_runs_in_flight_leaves_nothing_stuck() {
     }
     for run_id in &in_flight {
         let detail = server
-            .get(&format!("/api/v1/runs/{}", run_id.replace(':', "%3A")))
+            .get_json(&format!("/api/v1/runs/{}", run_id.replace(':', "%3A")))
             .await;
         assert_eq!(detail["run"]["status"], "error", "{detail:#}");
         assert_eq!(detail["run"]["errorClass"], "abandoned");
@@ -175,7 +105,7 @@ async fn kill_9_with_runs_in_flight_leaves_nothing_stuck() {
     let path = format!("/api/v1/runs/{}", in_flight[0].replace(':', "%3A"));
     let mut logs = Value::Null;
     for _ in 0..400 {
-        logs = server.get(&path).await["logs"].clone();
+        logs = server.get_json(&path).await["logs"].clone();
         if logs
             .to_string()
             .contains("reaped a run whose owner is gone")
@@ -195,13 +125,13 @@ async fn kill_9_with_runs_in_flight_leaves_nothing_stuck() {
         ),
         "{logs:#}"
     );
-    let after = server.get("/api/v1/runs?limit=500").await["runs"]
+    let after = server.get_json("/api/v1/runs?limit=500").await["runs"]
         .as_array()
         .unwrap()
         .len();
     assert_eq!(after, before, "no run lost");
     assert_eq!(
-        server.get("/api/v1/config/revisions").await,
+        server.get_json("/api/v1/config/revisions").await,
         revisions,
         "no revision lost"
     );
@@ -209,14 +139,14 @@ async fn kill_9_with_runs_in_flight_leaves_nothing_stuck() {
     // scripted): the reaper freed its lane.
     let path = format!("/api/v1/runs/{}", queued_behind.replace(':', "%3A"));
     for _ in 0..400 {
-        if server.get(&path).await["run"]["status"] == "running" {
+        if server.get_json(&path).await["run"]["status"] == "running" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    let behind = server.get(&path).await;
+    let behind = server.get_json(&path).await;
     assert_eq!(behind["run"]["status"], "running");
-    let jobs = server.get("/api/v1/jobs").await;
+    let jobs = server.get_json("/api/v1/jobs").await;
     for job in jobs.as_array().unwrap() {
         let expected = if job["id"] == "release-check" {
             behind["run"]["startedAtMs"].clone()

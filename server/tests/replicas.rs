@@ -3,10 +3,11 @@
 //! shared, and the runs of a replica killed with SIGKILL are reaped by the
 //! others once its lease runs out (DESIGN §5).
 
+mod common;
+
+use common::ServeProcess;
 use serde_json::{json, Value};
 use sqlx::postgres::PgPoolOptions;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn admin_url() -> String {
@@ -14,50 +15,17 @@ fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
-/// Kills the process when dropped, so a failing test leaves no server
-/// behind holding database connections.
-struct Replica(Child);
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(url: &str, dir: &std::path::Path, name: &str) -> (Replica, String) {
-    let data = dir.join(name);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--no-demo",
-            "--lease-ms",
-            "1500",
-            "--cron-slots",
-            "8",
-        ])
-        .arg("--database-url")
-        .arg(url)
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("--site-root")
-        .arg(data.join("site"))
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let line = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .next()
-        .unwrap()
-        .unwrap();
-    (
-        Replica(child),
-        line.strip_prefix("listening on ").unwrap().to_owned(),
-    )
+fn start(url: &str, dir: &std::path::Path, name: &str) -> ServeProcess {
+    let flags = [
+        "--no-demo",
+        "--lease-ms",
+        "1500",
+        "--cron-slots",
+        "8",
+        "--database-url",
+        url,
+    ];
+    ServeProcess::spawn(&dir.join(name), &flags, "error")
 }
 
 /// Waits for `check` to hold, polling the database (the event we wait for
@@ -95,7 +63,7 @@ async fn three_replicas_run_every_fire_exactly_once() {
     let url = format!("{}/{db}", admin_url().rsplit_once('/').unwrap().0);
     let dir = tempfile::tempdir().unwrap();
 
-    let (a, base) = start(&url, dir.path(), "a");
+    let a = start(&url, dir.path(), "a");
     // 60 jobs every second on a sim model that streams for ~0.1 s (so a
     // killed replica has runs in flight), anchored a moment from now.
     let anchor = std::time::SystemTime::now()
@@ -114,17 +82,9 @@ async fn three_replicas_run_every_fire_exactly_once() {
         "agents": {"defaults": {"model": {"primary": "sim/ok"}, "embeddedHarness": {"runtime": "pi"}}, "entries": entries},
         "cron": {"jobs": jobs}
     });
-    let http = reqwest::Client::new();
-    let put = http
-        .put(format!("{base}/api/v1/config"))
-        .header("if-match", "\"\"")
-        .json(&json!({"config": config}))
-        .send()
-        .await
-        .unwrap();
-    assert!(put.status().is_success(), "{}", put.text().await.unwrap());
-    let (b, _) = start(&url, dir.path(), "b");
-    let (mut c, _) = start(&url, dir.path(), "c");
+    a.put_config(config).await;
+    let b = start(&url, dir.path(), "b");
+    let mut c = start(&url, dir.path(), "c");
 
     let pool = PgPoolOptions::new()
         .max_connections(2)
@@ -145,7 +105,7 @@ async fn three_replicas_run_every_fire_exactly_once() {
         count("SELECT COUNT(*) FROM run").await >= 1000
     })
     .await;
-    let c_pid = c.0.id();
+    let c_pid = c.child.id();
     let c_running =
         format!("SELECT COUNT(*) FROM run WHERE status = 'running' AND owner LIKE '%:{c_pid}:%'");
     until(Duration::from_secs(60), || {
@@ -159,21 +119,14 @@ async fn three_replicas_run_every_fire_exactly_once() {
         }
     })
     .await;
-    c.0.kill().unwrap();
-    c.0.wait().unwrap();
+    c.kill();
     until(Duration::from_secs(60), || async {
         count("SELECT COUNT(*) FROM run").await >= 2200
     })
     .await;
 
     // Stop firing, then let the survivors drain and reap.
-    let res = http
-        .get(format!("{base}/api/v1/config"))
-        .send()
-        .await
-        .unwrap();
-    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
-    let mut doc: Value = res.json().await.unwrap();
+    let mut doc = a.get_json("/api/v1/config").await;
     for job in doc["config"]["cron"]["jobs"].as_array_mut().unwrap() {
         job["enabled"] = json!(false);
     }
@@ -181,14 +134,7 @@ async fn three_replicas_run_every_fire_exactly_once() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    let put = http
-        .put(format!("{base}/api/v1/config"))
-        .header("if-match", etag)
-        .json(&json!({"config": doc["config"]}))
-        .send()
-        .await
-        .unwrap();
-    assert!(put.status().is_success());
+    a.put_config(doc["config"].clone()).await;
     until(Duration::from_secs(60), || async {
         count("SELECT COUNT(*) FROM run WHERE status IN ('queued', 'running')").await == 0
     })

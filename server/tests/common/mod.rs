@@ -8,9 +8,21 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub struct TestServer {
-    pub base: String,
+    pub api: Api,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl std::ops::Deref for TestServer {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+/// The REST API of a server at `base`, in-process or a child process.
+pub struct Api {
+    pub base: String,
     pub http: reqwest::Client,
 }
 
@@ -34,10 +46,9 @@ impl TestServer {
             let _ = stopped.await;
         }));
         TestServer {
-            base: format!("http://{addr}"),
+            api: Api::new(format!("http://{addr}")),
             stop: Some(stop),
             task,
-            http: reqwest::Client::new(),
         }
     }
 
@@ -45,6 +56,15 @@ impl TestServer {
     pub async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
         self.task.await.unwrap().unwrap();
+    }
+}
+
+impl Api {
+    pub fn new(base: String) -> Api {
+        Api {
+            base,
+            http: reqwest::Client::new(),
+        }
     }
 
     pub async fn get(&self, path: &str) -> (u16, String) {
@@ -91,7 +111,8 @@ impl TestServer {
         (res.status().as_u16(), res.json().await.unwrap())
     }
 
-    /// Replaces the whole config (GET for the ETag, then PUT with If-Match).
+    /// Replaces the whole config (GET for the ETag, then PUT with If-Match);
+    /// asserts it was stored.
     pub async fn put_config(&self, config: Value) {
         let res = self
             .http
@@ -99,7 +120,12 @@ impl TestServer {
             .send()
             .await
             .unwrap();
-        let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+        // No ETag on an empty database: `""` says "based on nothing".
+        let etag = res
+            .headers()
+            .get("etag")
+            .map_or("\"\"", |v| v.to_str().unwrap())
+            .to_owned();
         let res = self
             .http
             .put(format!("{}/api/v1/config", self.base))
@@ -115,5 +141,64 @@ impl TestServer {
         let (status, body) = self.get("/api/v1/agents").await;
         assert_eq!(status, 200, "{body}");
         serde_json::from_str(&body).unwrap()
+    }
+}
+
+/// `switchyard serve` as a child process on port 0, for tests that kill it
+/// (SIGKILL gives it no chance to clean up, which is the point). Killed when
+/// dropped, so a failing test leaves no server holding connections.
+pub struct ServeProcess {
+    pub child: std::process::Child,
+    pub api: Api,
+}
+
+impl std::ops::Deref for ServeProcess {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl ServeProcess {
+    /// Serves `data_dir` with `extra` flags; returns once it listens.
+    pub fn spawn(data_dir: &std::path::Path, extra: &[&str], rust_log: &str) -> ServeProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(extra)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--site-root")
+            .arg(data_dir.join("site"))
+            .env("RUST_LOG", rust_log)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let line = std::io::BufReader::new(child.stdout.take().unwrap())
+            .lines()
+            .next()
+            .unwrap()
+            .unwrap();
+        let base = line
+            .strip_prefix("listening on ")
+            .expect("listening line")
+            .to_owned();
+        ServeProcess {
+            child,
+            api: Api::new(base),
+        }
+    }
+
+    /// SIGKILL, and reap it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        self.kill();
     }
 }

@@ -20,6 +20,11 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{ms, postgres_url, stats, SchemaGuard, Table};
+
+const TABLE: Table = Table { width: 58 };
+
 /// Sequential calls per overhead row, after `WARMUP` unmeasured ones.
 const N: usize = 2_000;
 const WARMUP: usize = 200;
@@ -48,11 +53,6 @@ const CLASSES: &[(&str, &str)] = &[
     ("empty", "empty"),
     ("hang", "hang"),
 ];
-
-fn postgres_url() -> String {
-    std::env::var("SWITCHYARD_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
 
 /// Every provider the bench routes to; `q` is the healthy fallback.
 fn config() -> Config {
@@ -104,74 +104,10 @@ fn request() -> ChatRequest {
     }
 }
 
-struct Stats {
-    p50: Duration,
-    p99: Duration,
-    n: usize,
-}
-
-fn stats(mut times: Vec<Duration>) -> Stats {
-    times.sort();
-    let n = times.len();
-    Stats {
-        p50: times[n / 2],
-        p99: times[(n * 99 / 100).min(n - 1)],
-        n,
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn header() {
-    println!(
-        "| {:<58} | {:>9} | {:>9} | {:>5} | notes |",
-        "measurement", "p50 (ms)", "p99 (ms)", "n"
-    );
-    println!(
-        "|{}|----------:|----------:|------:|-------|",
-        "-".repeat(60)
-    );
-}
-
-fn row(name: &str, s: &Stats, notes: &str) {
-    println!(
-        "| {name:<58} | {:>9.3} | {:>9.3} | {:>5} | {notes} |",
-        ms(s.p50),
-        ms(s.p99),
-        s.n
-    );
-}
-
 /// One store with the router on it.
 struct Backend {
     name: &'static str,
     router: Arc<Router>,
-}
-
-/// Drops the bench's PostgreSQL schema, also when the bench panics.
-struct SchemaGuard(String);
-
-impl Drop for SchemaGuard {
-    fn drop(&mut self) {
-        let schema = self.0.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                if let Ok(pool) = sqlx::PgPool::connect(&postgres_url()).await {
-                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-                        .execute(&pool)
-                        .await;
-                    pool.close().await;
-                }
-            });
-        })
-        .join();
-    }
 }
 
 fn router_on(store: Store, sim: &Arc<SimProvider>) -> Arc<Router> {
@@ -231,7 +167,7 @@ async fn bench() {
         Err(e) => eprintln!("PostgreSQL unreachable, its rows are skipped: {e}"),
     }
 
-    header();
+    TABLE.header();
     let req = request();
     let secrets = HashMap::<String, String>::new();
     let clock: SharedClock = Arc::new(SystemClock);
@@ -271,7 +207,7 @@ async fn bench() {
         }
     }
     let direct = stats(direct_times);
-    row(
+    TABLE.row(
         "direct ProviderClient::call, sim ok, streaming",
         &direct,
         "baseline",
@@ -279,7 +215,7 @@ async fn bench() {
     for (b, times) in backends.iter().zip(routed) {
         let s = stats(times);
         let added = ms(s.p50) - ms(direct.p50);
-        row(
+        TABLE.row(
             &format!("{}: Router::call, one-candidate plan, sim ok", b.name),
             &s,
             &format!(
@@ -309,12 +245,12 @@ async fn bench() {
                 inserts.push(insert);
             }
         }
-        row(
+        TABLE.row(
             &format!("{}: store.router_health() alone (one query)", b.name),
             &stats(reads),
             "read at the start of every routed call",
         );
-        row(
+        TABLE.row(
             &format!("{}: store.insert_decision() alone", b.name),
             &stats(inserts),
             "one per decision; an ok call makes one",
@@ -347,7 +283,7 @@ async fn bench() {
         }
     }
     let s = stats(walls);
-    row(
+    TABLE.row(
         &format!("direct: {CONCURRENT} concurrent ProviderClient::call, wall time"),
         &s,
         &format!(
@@ -387,7 +323,7 @@ async fn bench() {
             .filter(|d| d.run_id.starts_with("tp-"))
             .count();
         let s = stats(walls);
-        row(
+        TABLE.row(
             &format!(
                 "{}: {CONCURRENT} concurrent Router::call, wall time",
                 b.name
@@ -436,18 +372,18 @@ async fn bench() {
                 _ => String::new(),
             };
             let notes = format!("→ {class}{after}; whole call p50 {:.3} ms", ms(whole.p50));
-            row(
+            TABLE.row(
                 &format!("{}: time to fallback, `{script}`", b.name),
                 &stats(gaps),
                 &notes,
             );
             match *id {
-                "rl" => row(
+                "rl" => TABLE.row(
                     &format!("{}: whole call, `{script}` → q/m", b.name),
                     &whole,
                     "no wait on the 3600 s Retry-After",
                 ),
-                "hang" => row(
+                "hang" => TABLE.row(
                     &format!("{}: whole call, `hang` → q/m", b.name),
                     &whole,
                     &format!("includes the {HANG_FIRST_BYTE_MS} ms first-byte timeout"),
@@ -490,7 +426,7 @@ async fn bench() {
         }
         let calls_to_cool = hits(&sim, "cool/m") - before;
         assert_eq!(calls_to_cool, 0, "a cooled-down model gets no request");
-        row(
+        TABLE.row(
             &format!("{}: whole call, cooled-down candidate skipped", b.name),
             &stats(times),
             &format!(

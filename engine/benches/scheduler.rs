@@ -42,6 +42,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
+mod common;
+use common::{ms, postgres_url, stats, SchemaGuard, Stats, Table};
+
+const TABLE: Table = Table { width: 64 };
+
 const JOBS: usize = 10_000;
 const AGENTS: usize = 50;
 const EVERY_MS: i64 = 60_000;
@@ -75,11 +80,6 @@ const ERROR_CLASSES: &[&str] = &[
     "abandoned",
     "limit_turns",
 ];
-
-fn postgres_url() -> String {
-    std::env::var("SWITCHYARD_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
 
 fn real_us() -> i64 {
     let since = std::time::SystemTime::now()
@@ -153,25 +153,6 @@ fn postgres_cpu() -> Duration {
     Duration::from_micros(total * 1_000_000 / ticks)
 }
 
-struct Stats {
-    p50: Duration,
-    p99: Duration,
-    max: Duration,
-    n: usize,
-}
-
-fn stats(mut times: Vec<Duration>) -> Stats {
-    times.sort();
-    let n = times.len();
-    assert!(n > 0, "no samples");
-    Stats {
-        p50: times[n / 2],
-        p99: times[(n * 99 / 100).min(n - 1)],
-        max: times[n - 1],
-        n,
-    }
-}
-
 fn once(d: Duration) -> Stats {
     stats(vec![d])
 }
@@ -191,54 +172,6 @@ fn grouped(n: usize) -> String {
         out.push(c);
     }
     out
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn header() {
-    println!(
-        "| {:<64} | {:>9} | {:>9} | {:>6} | notes |",
-        "measurement", "p50 (ms)", "p99 (ms)", "n"
-    );
-    println!(
-        "|{}|----------:|----------:|-------:|-------|",
-        "-".repeat(66)
-    );
-}
-
-fn row(name: &str, s: &Stats, notes: &str) {
-    println!(
-        "| {name:<64} | {:>9.3} | {:>9.3} | {:>6} | {notes} |",
-        ms(s.p50),
-        ms(s.p99),
-        s.n
-    );
-}
-
-/// Drops the bench's PostgreSQL schemas, also when the bench panics.
-struct SchemaGuard(String);
-
-impl Drop for SchemaGuard {
-    fn drop(&mut self) {
-        let schema = self.0.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                if let Ok(pool) = sqlx::PgPool::connect(&postgres_url()).await {
-                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-                        .execute(&pool)
-                        .await;
-                    pool.close().await;
-                }
-            });
-        })
-        .join();
-    }
 }
 
 fn unique_schema(what: &str) -> String {
@@ -416,7 +349,7 @@ async fn fire_storm(
     assert_eq!(states.len(), JOBS);
     assert!(states.iter().all(|s| s.next_run_at_ms == Some(t_ms)));
     if mode == Mode::Ahead {
-        row(
+        TABLE.row(
             &format!("{name}: first tick, {jobs} new jobs (creates job_state rows)"),
             &once(first_tick),
             "once per new job; their state rows in one transaction",
@@ -434,7 +367,7 @@ async fn fire_storm(
             std::hint::black_box(store.job_states().await.expect("job states"));
         }
         let states_read = t.elapsed() / IDLE_TICKS as u32;
-        row(
+        TABLE.row(
             &format!("{name}: tick with nothing due, {jobs} jobs"),
             &stats(idle),
             &format!(
@@ -583,7 +516,7 @@ async fn fire_storm(
             v.abs() as f64 / 1e3
         )
     };
-    row(
+    TABLE.row(
         &format!("{name}: fire lateness, {}", mode.label()),
         &lateness,
         &format!(
@@ -596,7 +529,7 @@ async fn fire_storm(
     let k = (JOBS / 10).min(committed.len() - 1);
     let first_k = us(committed[k].0 - claim_from_us);
     let last_k = us(committed[committed.len() - 1].0 - committed[committed.len() - 1 - k].0);
-    row(
+    TABLE.row(
         &format!(
             "{name}: claim wall time, {jobs} fires, {}",
             match mode {
@@ -663,7 +596,7 @@ async fn fire_storm(
     assert_eq!(early, 0, "runs started before their fire");
     let started_runs = stored.iter().filter(|r| r.started_at_ms.is_some()).count();
     let first_started = stored.iter().filter_map(|r| r.started_at_ms).min();
-    row(
+    TABLE.row(
         &format!(
             "{name}: T → dispatcher starts the first {CRON_SLOTS} runs, {}",
             match mode {
@@ -684,7 +617,7 @@ async fn fire_storm(
         .map(|r| r.queued_at_ms)
         .collect::<std::collections::BTreeSet<_>>()
         .len();
-    row(
+    TABLE.row(
         &format!(
             "{name}: stored queued_at_ms − scheduled_for_ms, {}",
             mode.label()
@@ -712,7 +645,7 @@ async fn fire_storm(
         .collect();
     let done = durations.len();
     if done > 0 {
-        row(
+        TABLE.row(
             &format!("{name}: backlog drain from T (run start → end), {}", mode.label()),
             &stats(durations),
             &format!(
@@ -733,7 +666,7 @@ async fn fire_storm(
         ),
     };
     if mode == Mode::Ahead {
-        row(
+        TABLE.row(
             &format!("{name}: stop token → spawned loop exits, backlog queued"),
             &once(stop_latency),
             &notes,
@@ -990,7 +923,7 @@ async fn runs_page(db: Db, store: Store, target: Target) {
     let name = db.name();
     let base_ms = (real_us() / 1_000 / EVERY_MS) * EVERY_MS - 30 * 86_400_000;
     let load = bulk_load(db, &target, base_ms).await;
-    row(
+    TABLE.row(
         &format!("{name}: bulk-load 1,000,000 runs (bench's own connection)"),
         &once(load),
         &format!(
@@ -1007,7 +940,7 @@ async fn runs_page(db: Db, store: Store, target: Target) {
     for case in cases() {
         let times = time_case(&store, case.filter.as_ref(), case.check).await;
         let s = stats(times);
-        row(
+        TABLE.row(
             &format!("{name}: runs page (50), {}", case.name),
             &s,
             &format!("{}{}", case.notes, verdict(&s)),
@@ -1050,7 +983,7 @@ async fn runs_page(db: Db, store: Store, target: Target) {
         }
     }
     let s = stats(times);
-    row(
+    TABLE.row(
         &format!("{name}: runs page (50), `before` cursor ~900,000 runs back"),
         &s,
         &format!("next page each time{}", verdict(&s)),
@@ -1090,7 +1023,7 @@ async fn bench() {
         .filter(|a| !a.starts_with('-'))
         .collect();
     let part = |name: &str| only.is_empty() || only.iter().any(|a| a == name);
-    header();
+    TABLE.header();
     for db in [Db::Sqlite, Db::Postgres]
         .into_iter()
         .filter(|_| part("fires"))

@@ -203,28 +203,12 @@ impl ProviderClient {
     ) -> Result<Vec<String>, Failure> {
         let key = self.key(secrets)?;
         let deadline = Instant::now() + self.limits.first_byte.min(self.limits.total);
-        let mut builder = self.http.get(format!("{}/models", self.base_url));
-        if let Some(key) = &key {
-            builder = builder.bearer_auth(key);
-        }
+        let builder = self.http.get(format!("{}/models", self.base_url));
         let result = async {
-            let response = within(
-                deadline,
-                self.limits.first_byte,
-                builder.send(),
-                "response headers",
-            )
-            .await?
-            .map_err(transport_failure)?;
-            let status = response.status();
-            let headers = response.headers().clone();
+            let response = self.send(builder, key.as_deref(), deadline, clock).await?;
             let text = within(deadline, self.limits.idle, response.text(), "response body")
                 .await?
                 .unwrap_or_default();
-            if !status.is_success() {
-                let f = classify_http(status.as_u16(), &headers, &text, clock.now_ms());
-                return Err(Failure::new(f.class, f.detail));
-            }
             let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
             Ok(value
                 .get("data")
@@ -243,6 +227,44 @@ impl ProviderClient {
         result.map_err(|failure| redact(failure, key.as_deref()))
     }
 
+    /// Sends a request (with the key) and waits for its headers; a status
+    /// that is not a success is classified from its body.
+    async fn send(
+        &self,
+        builder: reqwest::RequestBuilder,
+        key: Option<&str>,
+        deadline: Instant,
+        clock: &SharedClock,
+    ) -> Result<reqwest::Response, Failure> {
+        let builder = match key {
+            Some(key) => builder.bearer_auth(key),
+            None => builder,
+        };
+        let response = within(
+            deadline,
+            self.limits.first_byte,
+            builder.send(),
+            "response headers",
+        )
+        .await?
+        .map_err(transport_failure)?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let headers = response.headers().clone();
+        let text = within(deadline, self.limits.idle, response.text(), "error body")
+            .await?
+            .unwrap_or_default();
+        let failure = classify_http(status.as_u16(), &headers, &text, clock.now_ms());
+        Err(Failure {
+            class: failure.class,
+            retry_after_ms: failure.retry_after_ms,
+            detail: failure.detail,
+            partial: None,
+        })
+    }
+
     async fn attempt(
         &self,
         model: &str,
@@ -255,35 +277,11 @@ impl ProviderClient {
             Wire::Chat => ("/chat/completions", chat::body(model, request)),
             Wire::Responses => ("/responses", responses::body(model, request)),
         };
-        let mut builder = self
+        let builder = self
             .http
             .post(format!("{}{path}", self.base_url))
             .json(&body);
-        if let Some(key) = key {
-            builder = builder.bearer_auth(key);
-        }
-        let response = within(
-            deadline,
-            self.limits.first_byte,
-            builder.send(),
-            "response headers",
-        )
-        .await?
-        .map_err(transport_failure)?;
-        let status = response.status();
-        if !status.is_success() {
-            let headers = response.headers().clone();
-            let text = within(deadline, self.limits.idle, response.text(), "error body")
-                .await?
-                .unwrap_or_default();
-            let failure = classify_http(status.as_u16(), &headers, &text, clock.now_ms());
-            return Err(Failure {
-                class: failure.class,
-                retry_after_ms: failure.retry_after_ms,
-                detail: failure.detail,
-                partial: None,
-            });
-        }
+        let response = self.send(builder, key, deadline, clock).await?;
         if request.stream {
             let state: Box<dyn StreamState> = match self.wire {
                 Wire::Chat => Box::new(chat::Stream::default()),

@@ -5,8 +5,7 @@
 //! is written: health, decisions and runs stay in the drill's store.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -120,7 +119,10 @@ pub async fn drill(config: &Config, request: &DrillRequest, env: &DrillEnv) -> R
         )
     })?;
 
-    let scratch = Scratch::create(&env.scratch)?;
+    // Removed when dropped, also when the drill's future is dropped half-way.
+    let scratch = tempfile::Builder::new()
+        .prefix("switchyard-drill-")
+        .tempdir_in(&env.scratch)?;
     let sim = Arc::new(SimProvider::start(([127, 0, 0, 1], 0).into()).await?);
     let drill_config = stand_in_config(config, &request.candidate, &how, &sim.base_url());
     // Codex-family providers with an endpoint need a `baseUrl` for the
@@ -134,10 +136,10 @@ pub async fn drill(config: &Config, request: &DrillRequest, env: &DrillEnv) -> R
             }
         }
     }
-    let store = Store::open_sqlite(&scratch.path.join("drill.db")).await?;
+    let store = Store::open_sqlite(&scratch.path().join("drill.db")).await?;
     let clock: SharedClock = Arc::new(SystemClock);
     let codex = CodexAppServer::new(CodexEnv {
-        default_home: scratch.path.join("codex-home"),
+        default_home: scratch.path().join("codex-home"),
         self_exe: env.self_exe.clone(),
     });
     let router = Router::new(
@@ -156,7 +158,7 @@ pub async fn drill(config: &Config, request: &DrillRequest, env: &DrillEnv) -> R
 
     let started_ms = clock.now_ms();
     let run_id = format!("drill:{}:{started_ms}", agent.id);
-    let workspace = scratch.path.join("workspace");
+    let workspace = scratch.path().join("workspace");
     std::fs::create_dir_all(&workspace)?;
     let mut ctx = CallContext::new(run_id.clone(), Some(agent.id.clone()))
         .with_deadline(tokio::time::Instant::now() + env.budget);
@@ -358,33 +360,4 @@ fn stand_in_codex(real: &CodexSettings, how: &Injection) -> CodexSettings {
         _ => {}
     }
     codex
-}
-
-/// A directory of the drill's own, removed when dropped (also when the
-/// drill's future is dropped half-way).
-struct Scratch {
-    path: PathBuf,
-}
-
-impl Scratch {
-    fn create(parent: &Path) -> std::io::Result<Scratch> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .subsec_nanos();
-        let path = parent.join(format!(
-            "switchyard-drill-{}-{}-{nanos:x}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&path)?;
-        Ok(Scratch { path })
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
 }

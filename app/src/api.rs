@@ -10,7 +10,8 @@ use crate::error::AppError;
 /// Every agent with its effective settings.
 #[server(prefix = "/console/fn", endpoint = "fleet")]
 pub async fn get_fleet() -> Result<FleetView, AppError> {
-    Ok(ssr::fleet()?.view().await?)
+    let (services, actor) = ssr::caller()?;
+    Ok(services.fleet_view(&actor).await?)
 }
 
 /// Sets (or, with `inherit`, clears) one agent's `embeddedHarness` values.
@@ -23,61 +24,36 @@ pub async fn set_agent_harness(
     fallback: Option<String>,
 ) -> Result<EffectiveAgent, AppError> {
     let patch = engine::config::HarnessPatch { runtime, fallback };
-    let author = ssr::author();
-    Ok(ssr::fleet()?.set_harness(&agent, &patch, &author).await?)
+    let (services, actor) = ssr::caller()?;
+    Ok(services.set_harness(&actor, &agent, &patch).await?)
 }
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
     use super::AppError;
-    use engine::fleet::Fleet;
+    use engine::identity::Actor;
+    use engine::service::Services;
     use leptos::prelude::use_context;
 
-    /// The fleet service, provided as context by the server for both SSR and
-    /// server-function requests.
-    pub fn fleet() -> Result<Fleet, AppError> {
-        use_context::<Fleet>().ok_or_else(|| AppError {
+    /// The engine's services and the caller, for every server function:
+    /// the services are provided once by the server, the caller is what the
+    /// server's identify layer put into this request's extensions. No caller
+    /// is a 401, never a default identity.
+    pub fn caller() -> Result<(Services, Actor), AppError> {
+        let services = use_context::<Services>().ok_or_else(|| AppError {
             code: "internal".into(),
-            message: "fleet service missing from context".into(),
+            message: "services missing from context".into(),
             details: Vec::new(),
             current_hash: None,
-        })
-    }
-
-    /// The model router, provided like the fleet.
-    pub fn router() -> Result<std::sync::Arc<engine::router::Router>, AppError> {
-        use_context::<std::sync::Arc<engine::router::Router>>().ok_or_else(|| AppError {
-            code: "internal".into(),
-            message: "model router missing from context".into(),
-            details: Vec::new(),
-            current_hash: None,
-        })
-    }
-
-    /// The scheduler, provided like the fleet.
-    pub fn scheduler() -> Result<std::sync::Arc<engine::scheduler::Scheduler>, AppError> {
-        use_context::<std::sync::Arc<engine::scheduler::Scheduler>>().ok_or_else(|| AppError {
-            code: "internal".into(),
-            message: "scheduler missing from context".into(),
-            details: Vec::new(),
-            current_hash: None,
-        })
-    }
-
-    /// The drill service, provided like the fleet.
-    pub fn drills() -> Result<engine::drill::Drills, AppError> {
-        use_context::<engine::drill::Drills>().ok_or_else(|| AppError {
-            code: "internal".into(),
-            message: "drill service missing from context".into(),
-            details: Vec::new(),
-            current_hash: None,
-        })
-    }
-
-    /// Who made a change. Until logins exist (DESIGN §8), every console change
-    /// is attributed to the console itself.
-    pub fn author() -> String {
-        "console".to_owned()
+        })?;
+        let actor = use_context::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Actor>().cloned())
+            .ok_or_else(|| {
+                AppError::from(engine::Error::Unauthenticated {
+                    message: "log in again: your session has ended".into(),
+                })
+            })?;
+        Ok((services, actor))
     }
 }
 
@@ -92,11 +68,11 @@ pub struct ConfigHistory {
 
 #[server(prefix = "/console/fn", endpoint = "config_history")]
 pub async fn get_config_history() -> Result<ConfigHistory, AppError> {
-    let fleet = ssr::fleet()?;
-    let doc = fleet.document().await?;
+    let (services, actor) = ssr::caller()?;
+    let doc = services.config_document(&actor).await?;
     let text = serde_json::to_string_pretty(&doc.config).unwrap_or_default();
     Ok(ConfigHistory {
-        revisions: fleet.revisions(200).await?,
+        revisions: services.revisions(&actor, 200).await?,
         current: doc.revision,
         text,
     })
@@ -105,22 +81,26 @@ pub async fn get_config_history() -> Result<ConfigHistory, AppError> {
 #[server(prefix = "/console/fn", endpoint = "config_diff")]
 pub async fn get_config_diff(from: i64, to: i64) -> Result<engine::config::diff::Diff, AppError> {
     use engine::config::RevisionId;
-    Ok(ssr::fleet()?.diff(RevisionId(from), RevisionId(to)).await?)
+    let (services, actor) = ssr::caller()?;
+    Ok(services
+        .diff(&actor, RevisionId(from), RevisionId(to))
+        .await?)
 }
 
 /// What changed since revision `from` (the conflict view).
 #[server(prefix = "/console/fn", endpoint = "config_changes_since")]
 pub async fn get_changes_since(from: i64) -> Result<engine::config::diff::Diff, AppError> {
-    Ok(ssr::fleet()?
-        .changes_since(engine::config::RevisionId(from))
+    let (services, actor) = ssr::caller()?;
+    Ok(services
+        .changes_since(&actor, engine::config::RevisionId(from))
         .await?)
 }
 
 #[server(prefix = "/console/fn", endpoint = "rollback_config")]
 pub async fn rollback_config(to: i64) -> Result<engine::config::RevisionInfo, AppError> {
-    let fleet = ssr::fleet()?;
-    let committed = fleet
-        .rollback(engine::config::RevisionId(to), None, &ssr::author())
+    let (services, actor) = ssr::caller()?;
+    let committed = services
+        .rollback(&actor, engine::config::RevisionId(to), None)
         .await?;
     Ok(committed.revision)
 }
@@ -132,15 +112,14 @@ pub async fn save_config(
     text: String,
     message: String,
 ) -> Result<engine::config::RevisionInfo, AppError> {
-    let fleet = ssr::fleet()?;
-    let body = engine::config::parse_text(&text)?;
+    let (services, actor) = ssr::caller()?;
     let message = if message.trim().is_empty() {
         "edited in the console"
     } else {
         message.trim()
     };
-    let committed = fleet
-        .put_config(&base_hash, &body, &ssr::author(), message)
+    let committed = services
+        .save_config_text(&actor, &base_hash, &text, message)
         .await?;
     Ok(committed.revision)
 }
@@ -157,14 +136,12 @@ pub struct AgentPageData {
 
 #[server(prefix = "/console/fn", endpoint = "agent_page")]
 pub async fn get_agent_page(agent: String) -> Result<AgentPageData, AppError> {
-    let fleet = ssr::fleet()?;
-    let missing = || AppError::from(engine::fleet::not_found(&agent));
-    let (revision, config) = fleet.current().await?.ok_or_else(missing)?;
-    let view = config.agent_view(&agent).ok_or_else(missing)?;
+    let (services, actor) = ssr::caller()?;
+    let page = services.agent_page(&actor, &agent).await?;
     Ok(AgentPageData {
-        view,
-        models: config.model_refs(),
-        base_hash: revision.info.hash,
+        view: page.view,
+        models: page.models,
+        base_hash: page.base_hash,
     })
 }
 
@@ -176,9 +153,9 @@ pub async fn set_agent_chain(
     chain: Vec<String>,
     message: String,
 ) -> Result<engine::config::AgentView, AppError> {
-    let fleet = ssr::fleet()?;
-    Ok(fleet
-        .set_chain(&agent, &base_hash, &chain, &ssr::author(), &message)
+    let (services, actor) = ssr::caller()?;
+    Ok(services
+        .set_chain(&actor, &agent, &base_hash, &chain, &message)
         .await?)
 }
 
@@ -186,8 +163,8 @@ pub async fn set_agent_chain(
 /// the newest routing decisions.
 #[server(prefix = "/console/fn", endpoint = "providers")]
 pub async fn get_providers() -> Result<engine::health::ProvidersView, AppError> {
-    let config = ssr::fleet()?.config().await?;
-    Ok(ssr::router()?.providers_view(&config, 50).await?)
+    let (services, actor) = ssr::caller()?;
+    Ok(services.providers_view(&actor).await?)
 }
 
 /// The console's "Test call" button: one short call to `provider/model`,
@@ -197,22 +174,22 @@ pub async fn test_provider(
     provider: String,
     model: String,
 ) -> Result<engine::health::TestCallReport, AppError> {
-    let config = ssr::fleet()?.config().await?;
-    Ok(ssr::router()?
-        .test_model(&config, &format!("{provider}/{model}"))
-        .await?)
+    let (services, actor) = ssr::caller()?;
+    Ok(services.test_call(&actor, &provider, Some(&model)).await?)
 }
 
 /// The Jobs page: every job with its schedule, next fires and state.
 #[server(prefix = "/console/fn", endpoint = "jobs")]
 pub async fn get_jobs() -> Result<Vec<engine::runs::JobView>, AppError> {
-    Ok(ssr::scheduler()?.jobs().await?)
+    let (services, actor) = ssr::caller()?;
+    Ok(services.jobs(&actor).await?)
 }
 
 /// "Run now": queues `manual:<jobId>:<n>` and answers at once.
 #[server(prefix = "/console/fn", endpoint = "run_job")]
 pub async fn run_job(job: String) -> Result<engine::runs::Enqueued, AppError> {
-    Ok(ssr::scheduler()?.run_now(&job).await?)
+    let (services, actor) = ssr::caller()?;
+    Ok(services.run_now(&actor, &job).await?)
 }
 
 /// The Runs page: filtered, newest first, one page at a time.
@@ -239,24 +216,28 @@ pub async fn get_runs(
         before.as_deref(),
         Some(50),
     )?;
-    Ok(ssr::fleet()?.store().run_page(&filter).await?)
+    let (services, actor) = ssr::caller()?;
+    Ok(services.runs(&actor, filter).await?)
 }
 
 #[server(prefix = "/console/fn", endpoint = "run_detail")]
 pub async fn get_run(run: String) -> Result<engine::runs::RunDetail, AppError> {
-    Ok(ssr::scheduler()?.run_detail(&run).await?)
+    let (services, actor) = ssr::caller()?;
+    Ok(services.run_detail(&actor, &run).await?)
 }
 
 #[server(prefix = "/console/fn", endpoint = "cancel_run")]
 pub async fn cancel_run(run: String) -> Result<engine::runs::RunStatus, AppError> {
-    Ok(ssr::scheduler()?.cancel(&run).await?)
+    let (services, actor) = ssr::caller()?;
+    Ok(services.cancel_run(&actor, &run).await?)
 }
 
 /// The Drill page's pickers: the agent's settings and, per candidate, every
 /// failure class with how a drill produces it there or why it cannot.
 #[server(prefix = "/console/fn", endpoint = "drill_options")]
 pub async fn get_drill_options(agent: String) -> Result<engine::drill::DrillOptions, AppError> {
-    Ok(ssr::drills()?.options(&agent).await?)
+    let (services, actor) = ssr::caller()?;
+    Ok(services.drill_options(&actor, &agent).await?)
 }
 
 /// One drill (the same service as `POST /api/v1/agents/{id}/drill`).
@@ -266,5 +247,16 @@ pub async fn run_drill(
     candidate: String,
     inject: String,
 ) -> Result<engine::drill::DrillReport, AppError> {
-    Ok(ssr::drills()?.run(&agent, &candidate, &inject).await?)
+    let (services, actor) = ssr::caller()?;
+    Ok(services
+        .run_drill(&actor, &agent, &candidate, &inject)
+        .await?)
+}
+
+/// Who the console's caller is: the nav shows it, and pages hide controls
+/// the caller's role cannot use (the server refuses them anyway).
+#[server(prefix = "/console/fn", endpoint = "whoami")]
+pub async fn whoami() -> Result<engine::identity::Whoami, AppError> {
+    let (services, actor) = ssr::caller()?;
+    Ok(services.whoami(&actor))
 }

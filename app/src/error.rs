@@ -42,6 +42,24 @@ pub fn code_of(kind: ErrorKind) -> &'static str {
         ErrorKind::Invalid => "invalid",
         ErrorKind::Unavailable => "unavailable",
         ErrorKind::Internal => "internal",
+        ErrorKind::Unauthenticated => "unauthenticated",
+        ErrorKind::Forbidden => "forbidden",
+        ErrorKind::TooMany => "too_many",
+    }
+}
+
+/// The HTTP status of an error kind: the REST API and the console's server
+/// functions answer the same one.
+pub fn status_of(kind: ErrorKind) -> u16 {
+    match kind {
+        ErrorKind::NotFound => 404,
+        ErrorKind::Conflict => 409,
+        ErrorKind::Invalid => 422,
+        ErrorKind::Unavailable => 503,
+        ErrorKind::Internal => 500,
+        ErrorKind::Unauthenticated => 401,
+        ErrorKind::Forbidden => 403,
+        ErrorKind::TooMany => 429,
     }
 }
 
@@ -49,6 +67,13 @@ pub fn code_of(kind: ErrorKind) -> &'static str {
 impl From<engine::Error> for AppError {
     fn from(e: engine::Error) -> Self {
         let kind = e.kind();
+        // Inside a server function the response carries the error's own
+        // status (a refused write is a 403, not a 500).
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            if let Ok(status) = http::StatusCode::from_u16(status_of(kind)) {
+                response.set_status(status);
+            }
+        }
         let message = if kind == ErrorKind::Internal {
             // Internals are logged, never shown: they may name paths or hosts.
             tracing::error!(error = %e, "console request failed");

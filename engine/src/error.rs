@@ -37,6 +37,12 @@ pub enum ErrorKind {
     Invalid,
     Unavailable,
     Internal,
+    /// No credentials, or ones that are unknown, expired or revoked.
+    Unauthenticated,
+    /// Known caller, not allowed to do this.
+    Forbidden,
+    /// Too many attempts; try again later.
+    TooMany,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +73,18 @@ pub enum Error {
 
     #[error("{0}")]
     Io(#[from] std::io::Error),
+
+    /// The caller is not known (no, unknown, expired or revoked credentials).
+    #[error("{message}")]
+    Unauthenticated { message: String },
+
+    /// The caller is known but their role or scope does not allow this.
+    #[error("forbidden: {message}")]
+    Forbidden { message: String },
+
+    /// Too many attempts (logins); try again after `retry_after_s`.
+    #[error("{message}")]
+    TooMany { message: String, retry_after_s: u64 },
 }
 
 fn join_problems(problems: &[Problem]) -> String {
@@ -87,6 +105,9 @@ impl Error {
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Conflict { .. } => ErrorKind::Conflict,
             Error::Invalid(_) => ErrorKind::Invalid,
+            Error::Unauthenticated { .. } => ErrorKind::Unauthenticated,
+            Error::Forbidden { .. } => ErrorKind::Forbidden,
+            Error::TooMany { .. } => ErrorKind::TooMany,
             #[cfg(feature = "server")]
             Error::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
                 ErrorKind::Unavailable

@@ -11,8 +11,11 @@ pub mod drill;
 pub mod error;
 pub mod failure;
 pub mod health;
+pub mod identity;
 pub mod runs;
 
+#[cfg(feature = "server")]
+pub mod accounts;
 #[cfg(feature = "server")]
 pub mod agent;
 #[cfg(feature = "server")]
@@ -33,6 +36,8 @@ pub mod provider;
 pub mod router;
 #[cfg(feature = "server")]
 pub mod scheduler;
+#[cfg(feature = "server")]
+pub mod service;
 #[cfg(feature = "server")]
 pub mod sim;
 #[cfg(feature = "server")]

@@ -109,6 +109,21 @@ pub struct ServeArgs {
     /// (0: claim each fire at its instant).
     #[arg(long, env = "SWITCHYARD_FIRE_LOOKAHEAD_MS", default_value_t = engine::scheduler::DEFAULT_FIRE_LOOKAHEAD_MS, value_parser = clap::value_parser!(i64).range(0..=60_000))]
     pub fire_lookahead_ms: i64,
+
+    /// The URL operators reach this server at (`https://switchyard.example.com`),
+    /// repeatable. Requests for other host names are refused (421) and changes
+    /// from other origins are refused (403). Loopback names of the bound port
+    /// are always accepted. Required when binding to a non-loopback address.
+    #[arg(long = "public-url", env = "SWITCHYARD_PUBLIC_URL", value_delimiter = ',')]
+    pub public_urls: Vec<url::Url>,
+
+    /// A console session unused this long ends (minutes).
+    #[arg(long, env = "SWITCHYARD_SESSION_IDLE_MINUTES", default_value_t = 120, value_parser = clap::value_parser!(i64).range(1..=10_080))]
+    pub session_idle_minutes: i64,
+
+    /// A console session ends this long after login, used or not (hours).
+    #[arg(long, env = "SWITCHYARD_SESSION_MAX_HOURS", default_value_t = 12, value_parser = clap::value_parser!(i64).range(1..=720))]
+    pub session_max_hours: i64,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -1,5 +1,6 @@
-//! `/healthz`: the process answers. `/readyz`: it can also reach its database,
-//! so a load balancer only sends traffic to replicas that can serve it.
+//! `/healthz`: the process answers. `/readyz`: it can also reach its database
+//! and read its newest config revision, so a load balancer only sends
+//! traffic to replicas that can serve it.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,13 +16,14 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, String) {
-    match state.fleet.store().ping().await {
+    match state.services.ready().await {
         Ok(()) => (StatusCode::OK, "ready\n".into()),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "database unreachable\n".into(),
+                "not ready: the database or the current config cannot be read; see the server log\n"
+                    .into(),
             )
         }
     }

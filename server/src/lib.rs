@@ -3,6 +3,7 @@
 //! so tests can start a real server on port 0.
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod config_cli;
 pub mod cron_cli;

@@ -4,7 +4,9 @@
 use anyhow::Context;
 use axum::Router;
 use engine::config::validate::ProcessEnv;
+use engine::accounts::Accounts;
 use engine::drill::{DrillEnv, Drills};
+use engine::service::Services;
 use engine::fleet::Fleet;
 use engine::router::Router as ModelRouter;
 use engine::scheduler::{Scheduler, Settings as SchedulerSettings};
@@ -18,23 +20,18 @@ use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::guard::Origins;
 use crate::settings::{Database, Settings};
-use crate::{api, health, AppState};
+use crate::{api, auth, health, AppState};
 use engine::harness::codex::{CodexAppServer, CodexEnv};
 
 /// The whole HTTP surface. Separate from [`run`] so tests can drive it.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
-    let fleet = state.fleet.clone();
-    let model_router = state.router.clone();
-    let scheduler = state.scheduler.clone();
-    let drills = state.drills.clone();
-    let context = move || {
-        provide_context(fleet.clone());
-        provide_context(model_router.clone());
-        provide_context(scheduler.clone());
-        provide_context(drills.clone());
-    };
+    let services = state.services.clone();
+    // One value for the console, the same the REST API holds; the caller's
+    // actor reaches server functions through the request's extensions.
+    let context = move || provide_context(services.clone());
     let leptos = state.leptos.clone();
     Router::new()
         .route(
@@ -46,9 +43,21 @@ pub fn router(state: AppState) -> Router {
         )
         .leptos_routes_with_context(&state, routes, context, move || app::shell(leptos.clone()))
         .merge(api::router())
+        .merge(auth::session::router())
         .merge(health::router())
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
+        ))
+        // Outermost last: the guard sees every request first, then the
+        // caller is identified, then the gate refuses the anonymous.
+        .layer(axum::middleware::from_fn(auth::gate::gate))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::identify::identify,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.origins.clone(),
+            auth::guard::guard,
         ))
         // The wasm bundle is ~700 KB raw and ~280 KB gzipped.
         .layer(CompressionLayer::new())
@@ -125,7 +134,7 @@ pub async fn serve(
     let scheduler = Scheduler::new(
         fleet.clone(),
         model_router.clone(),
-        clock,
+        clock.clone(),
         SchedulerSettings {
             workspaces: settings.data_dir.join("workspaces"),
             lease_ms: settings.lease_ms,
@@ -150,13 +159,23 @@ pub async fn serve(
         fleet.clone(),
         DrillEnv::new(codex.env().self_exe.clone(), model_router.policy().clone()),
     );
-    let state = AppState {
-        drills,
+    let accounts = Accounts::new(store.clone(), clock.clone(), settings.session_policy());
+    bootstrap_admin(&accounts, settings.admin_password.as_ref().map(|p| p.0.as_str())).await?;
+    let services = Services::new(engine::service::Parts {
         fleet,
         router: model_router,
         scheduler,
+        drills,
         codex,
+        accounts,
+        clock: clock.clone(),
+    });
+    let state = AppState {
+        services,
         leptos,
+        origins: Arc::new(Origins::new(addr, &settings.public_urls, false)),
+        secure_cookies: settings.secure_cookies(),
+        session_max_age_s: settings.session_policy().absolute_ms / 1000,
     };
     tracing::info!(
         database = store.backend_name(),
@@ -166,13 +185,37 @@ pub async fn serve(
     // Printed (not only logged) so scripts and browser tests that bind port 0
     // can read the address whatever the log settings.
     println!("listening on http://{addr}");
-    axum::serve(listener, router(state))
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
         .with_graceful_shutdown(shutdown)
         .await?;
     stop_scheduler.cancel();
     let _ = scheduler_task.await;
     store.close().await;
     Ok(())
+}
+
+/// A database without users gets `admin`, with the password in
+/// `SWITCHYARD_ADMIN_PASSWORD` or a generated one printed once here (on
+/// stderr, not through the log pipeline, so it is not kept in log stores).
+async fn bootstrap_admin(accounts: &Accounts, from_env: Option<&str>) -> anyhow::Result<()> {
+    match accounts.bootstrap_admin(from_env).await {
+        Ok(Some(generated)) => {
+            eprintln!(
+                "\n  first start: created user `admin` (role admin) with the one-time password\n\n      {generated}\n\n  log in at the console and change it with `switchyard users passwd admin`;\n  it is not shown again.\n"
+            );
+            Ok(())
+        }
+        Ok(None) => {
+            if from_env.is_some() {
+                tracing::info!("users exist; SWITCHYARD_ADMIN_PASSWORD is only read on a database without users");
+            }
+            Ok(())
+        }
+        Err(e) => Err(anyhow::anyhow!("creating the first admin user: {e}")),
+    }
 }
 
 async fn shutdown_signal() {

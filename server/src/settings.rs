@@ -80,9 +80,59 @@ pub struct Settings {
     /// process's own when `None`. Tests that serve in-process set it, since
     /// their executable is the test harness.
     pub self_exe: Option<PathBuf>,
+    /// `--public-url`: the names operators reach this server at.
+    pub public_urls: Vec<url::Url>,
+    pub session_idle_minutes: i64,
+    pub session_max_hours: i64,
+    /// `SWITCHYARD_ADMIN_PASSWORD`: the first admin's password on a
+    /// database without users (otherwise one is generated and printed once).
+    pub admin_password: Option<Password>,
+}
+
+/// A password that `Debug` never prints.
+#[derive(Clone)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
 }
 
 impl Settings {
+    /// Settings for a server on `bind` with the data dir and SQLite file in
+    /// `data_dir` and the defaults of `switchyard serve` otherwise; tests
+    /// start from this and change what they need.
+    pub fn for_data_dir(bind: SocketAddr, data_dir: &std::path::Path) -> Self {
+        Settings {
+            bind,
+            data_dir: data_dir.to_owned(),
+            database: Database::Sqlite(data_dir.join("switchyard.db")),
+            site_root: data_dir.join("site"),
+            seed_demo: true,
+            lease_ms: 30_000,
+            cron_slots: 4,
+            fire_lookahead_ms: engine::scheduler::DEFAULT_FIRE_LOOKAHEAD_MS,
+            self_exe: None,
+            public_urls: Vec::new(),
+            session_idle_minutes: 120,
+            session_max_hours: 12,
+            admin_password: None,
+        }
+    }
+
+    pub fn session_policy(&self) -> engine::accounts::SessionPolicy {
+        engine::accounts::SessionPolicy {
+            idle_ms: self.session_idle_minutes * 60_000,
+            absolute_ms: self.session_max_hours * 3_600_000,
+        }
+    }
+
+    /// Cookies are `Secure` when operators reach the server over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_urls.iter().any(|u| u.scheme() == "https")
+    }
+
     pub fn from_args(args: ServeArgs) -> anyhow::Result<Self> {
         if args.data_dir.exists() && !args.data_dir.is_dir() {
             bail!(
@@ -98,7 +148,27 @@ impl Settings {
             Some(dir) => dir,
             None => default_site_root().context("locating the console assets")?,
         };
+        if !args.bind.ip().is_loopback() && args.public_urls.is_empty() {
+            bail!(
+                "--bind {} listens beyond this machine: give --public-url with the URL operators use \
+                 (requests for other host names are refused), and put TLS in front of it \
+                 (see docs/SECURITY.md)",
+                args.bind
+            );
+        }
+        for url in &args.public_urls {
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                bail!("--public-url {url}: expected http(s)://host[:port]");
+            }
+        }
         Ok(Settings {
+            public_urls: args.public_urls,
+            session_idle_minutes: args.session_idle_minutes,
+            session_max_hours: args.session_max_hours,
+            admin_password: std::env::var("SWITCHYARD_ADMIN_PASSWORD")
+                .ok()
+                .filter(|p| !p.is_empty())
+                .map(Password),
             bind: args.bind,
             data_dir: args.data_dir,
             database,

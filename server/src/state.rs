@@ -1,28 +1,34 @@
 //! State shared by every request: cheap-to-clone handles only.
 
 use axum::extract::FromRef;
-use engine::drill::Drills;
-use engine::fleet::Fleet;
-use engine::harness::codex::CodexAppServer;
-use engine::router::Router;
-use engine::scheduler::Scheduler;
+use engine::service::Services;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
 
+use crate::auth::guard::Origins;
+
 #[derive(Clone)]
 pub struct AppState {
-    pub fleet: Fleet,
-    pub router: Arc<Router>,
-    pub scheduler: Arc<Scheduler>,
-    /// The Codex harness the router uses, for checks (`doctor`) and drills.
-    pub codex: Arc<CodexAppServer>,
-    /// Failure drills against `sim` in stores of their own (REST and console).
-    pub drills: Drills,
+    /// The engine's one door: every REST handler and server function calls
+    /// these methods with the caller's actor.
+    pub services: Services,
     pub leptos: LeptosOptions,
+    /// The names this server answers to, for the origin guard.
+    pub origins: Arc<Origins>,
+    /// Session cookies carry `Secure` (served over TLS, or behind a proxy
+    /// that terminates it).
+    pub secure_cookies: bool,
+    pub session_max_age_s: i64,
 }
 
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Origins> {
+    fn from_ref(state: &AppState) -> Self {
+        state.origins.clone()
     }
 }

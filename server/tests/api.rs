@@ -154,8 +154,8 @@ async fn server_function_shares_the_engine_path_and_its_errors() {
         .unwrap();
     assert_eq!(
         bad.status().as_u16(),
-        500,
-        "server fn errors use status 500"
+        422,
+        "server fn errors carry the engine's status (a bad value is a 422, not a 500)"
     );
     let body: Value = bad.json().await.unwrap();
     assert_eq!(body["code"], "invalid");

@@ -7,11 +7,14 @@ use common::TestServer;
 use serde_json::json;
 use std::process::{Command, Output};
 
-fn switchyard(args: &[&str], server: Option<&str>) -> Output {
+/// Runs the CLI; with `server` (base URL, API token) it talks to that server.
+fn switchyard(args: &[&str], server: Option<&(String, String)>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
-    cmd.args(args).env_remove("SWITCHYARD_URL");
-    if let Some(url) = server {
-        cmd.env("SWITCHYARD_URL", url);
+    cmd.args(args)
+        .env_remove("SWITCHYARD_URL")
+        .env_remove("SWITCHYARD_TOKEN");
+    if let Some((url, token)) = server {
+        cmd.env("SWITCHYARD_URL", url).env("SWITCHYARD_TOKEN", token);
     }
     cmd.output().unwrap()
 }
@@ -59,7 +62,7 @@ fn validate_works_offline_and_reports_every_problem() {
 async fn export_diff_and_rollback_talk_to_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
-    let url = server.base.clone();
+    let url = (server.base.clone(), server.admin_token.clone());
     assert_eq!(
         server
             .patch_json(
@@ -102,7 +105,7 @@ async fn export_diff_and_rollback_talk_to_a_running_server() {
 async fn import_from_openclaw_dry_run_then_for_real() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
-    let url = server.base.clone();
+    let url = (server.base.clone(), server.admin_token.clone());
     let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../engine/tests/fixtures");
     let seed = format!("{fixtures}/openclaw-seed.json5");
     let run = move |args: Vec<String>| {
@@ -254,7 +257,7 @@ async fn sim_provider_serves_the_scripts_it_is_given() {
 async fn cron_verbs_talk_to_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
-    let url = server.base.clone();
+    let url = (server.base.clone(), server.admin_token.clone());
     let cli = |args: Vec<String>| {
         let url = url.clone();
         async move {
@@ -323,7 +326,7 @@ async fn cron_verbs_talk_to_a_running_server() {
 async fn doctor_checks_the_codex_handshake_providers_and_chains() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
-    let url = server.base.clone();
+    let url = (server.base.clone(), server.admin_token.clone());
     let doctor = |json: bool| {
         let url = url.clone();
         tokio::task::spawn_blocking(move || {

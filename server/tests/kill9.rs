@@ -8,14 +8,14 @@ use common::ServeProcess;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-fn start(data_dir: &std::path::Path) -> ServeProcess {
-    ServeProcess::spawn(data_dir, &[], "warn")
+async fn start(data_dir: &std::path::Path) -> ServeProcess {
+    ServeProcess::spawn(data_dir, &[], "warn").await
 }
 
 #[tokio::test]
 async fn kill_9_with_runs_in_flight_leaves_nothing_stuck() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path());
+    let server = start(dir.path()).await;
 
     // Make the external fallbacks hang so runs stay in flight.
     let doc = server.get_json("/api/v1/config").await;
@@ -75,7 +75,7 @@ async fn kill_9_with_runs_in_flight_leaves_nothing_stuck() {
     server.kill();
     drop(server);
 
-    let server = start(dir.path());
+    let server = start(dir.path()).await;
     // The only run running now is the one that was queued behind the
     // killed run and started in the new process; nothing of the old one.
     let running = server.get_json("/api/v1/runs?status=running").await;

@@ -15,7 +15,7 @@ fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
-fn start(url: &str, dir: &std::path::Path, name: &str) -> ServeProcess {
+async fn start(url: &str, dir: &std::path::Path, name: &str) -> ServeProcess {
     let flags = [
         "--no-demo",
         "--lease-ms",
@@ -25,7 +25,7 @@ fn start(url: &str, dir: &std::path::Path, name: &str) -> ServeProcess {
         "--database-url",
         url,
     ];
-    ServeProcess::spawn(&dir.join(name), &flags, "error")
+    ServeProcess::spawn(&dir.join(name), &flags, "error").await
 }
 
 /// Waits for `check` to hold, polling the database (the event we wait for
@@ -63,7 +63,7 @@ async fn three_replicas_run_every_fire_exactly_once() {
     let url = format!("{}/{db}", admin_url().rsplit_once('/').unwrap().0);
     let dir = tempfile::tempdir().unwrap();
 
-    let a = start(&url, dir.path(), "a");
+    let a = start(&url, dir.path(), "a").await;
     // 60 jobs every second on a sim model that streams for ~0.1 s (so a
     // killed replica has runs in flight), anchored a moment from now.
     let anchor = std::time::SystemTime::now()
@@ -83,8 +83,8 @@ async fn three_replicas_run_every_fire_exactly_once() {
         "cron": {"jobs": jobs}
     });
     a.put_config(config).await;
-    let b = start(&url, dir.path(), "b");
-    let mut c = start(&url, dir.path(), "c");
+    let b = start(&url, dir.path(), "b").await;
+    let mut c = start(&url, dir.path(), "c").await;
 
     let pool = PgPoolOptions::new()
         .max_connections(2)

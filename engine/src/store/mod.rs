@@ -5,10 +5,14 @@
 //! Queries are written once: both backends accept `$1`-style parameters, and
 //! [`with_pool!`] runs the same statement on whichever pool is open.
 
+mod accounts;
+mod audit;
 mod revision;
 mod router;
 mod runs;
 
+pub use accounts::{SessionRow, TokenRow, UserRow};
+pub use audit::{AuditEvent, AuditFilter, NewAuditEvent};
 pub use revision::{NewRevision, Revision};
 pub use router::{CallStats, CircuitRow, CooldownRow, DecisionRow, TranscriptEntry};
 pub use runs::{Fire, LaneCounts, NewRun, Reschedule, RunEnd, RunFilter, JOB_CHANGED};

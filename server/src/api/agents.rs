@@ -8,7 +8,7 @@ use engine::config::FleetView;
 use engine::config::{AgentView, EffectiveAgent, HarnessPatch};
 use engine::drill::{DrillOptions, DrillReport};
 
-use super::API_AUTHOR;
+use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::AppState;
 use app::error::AppError;
@@ -24,8 +24,11 @@ pub fn router() -> Router<AppState> {
 /// Every agent's effective settings, with the revision they come from.
 #[utoipa::path(get, path = "/api/v1/agents", tag = "agents",
     responses((status = 200, body = FleetView)))]
-pub(super) async fn list(State(state): State<AppState>) -> ApiResult<Json<FleetView>> {
-    Ok(Json(state.fleet.view().await?))
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> ApiResult<Json<FleetView>> {
+    Ok(Json(state.services.fleet_view(&actor).await?))
 }
 
 /// One agent: effective settings with their sources, and its chain's reachability.
@@ -34,9 +37,10 @@ pub(super) async fn list(State(state): State<AppState>) -> ApiResult<Json<FleetV
     responses((status = 200, body = AgentView), (status = 404, body = AppError)))]
 pub(super) async fn get_one(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<AgentView>> {
-    Ok(Json(state.fleet.agent(&id).await?))
+    Ok(Json(state.services.agent(&actor, &id).await?))
 }
 
 /// `{"runtime"?: "pi"|"codex"|"auto"|"inherit", "fallback"?: "pi"|"codex"|"none"|"inherit"}`.
@@ -48,13 +52,12 @@ pub(super) async fn get_one(
               (status = 404, body = AppError), (status = 422, body = AppError)))]
 pub(super) async fn update_harness(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     Path(id): Path<String>,
     body: Result<Json<HarnessPatch>, JsonRejection>,
 ) -> ApiResult<Json<EffectiveAgent>> {
     let Json(patch) = body?;
-    Ok(Json(
-        state.fleet.set_harness(&id, &patch, API_AUTHOR).await?,
-    ))
+    Ok(Json(state.services.set_harness(&actor, &id, &patch).await?))
 }
 
 /// A drill: which candidate of the agent's chain, and which failure class
@@ -76,9 +79,10 @@ pub(super) struct DrillBody {
     responses((status = 200, body = DrillOptions), (status = 404, body = AppError)))]
 pub(super) async fn drill_options(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DrillOptions>> {
-    Ok(Json(state.drills.options(&id).await?))
+    Ok(Json(state.services.drill_options(&actor, &id).await?))
 }
 
 /// Runs the agent's real plan through the real router and Codex harness
@@ -95,11 +99,15 @@ pub(super) async fn drill_options(
               (status = 404, body = AppError), (status = 422, body = AppError)))]
 pub(super) async fn drill(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     Path(id): Path<String>,
     body: Result<Json<DrillBody>, JsonRejection>,
 ) -> ApiResult<Json<DrillReport>> {
     let Json(body) = body?;
     Ok(Json(
-        state.drills.run(&id, &body.candidate, &body.inject).await?,
+        state
+            .services
+            .run_drill(&actor, &id, &body.candidate, &body.inject)
+            .await?,
     ))
 }

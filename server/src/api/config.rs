@@ -12,13 +12,14 @@ use engine::config::RevisionId;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::API_AUTHOR;
+use crate::auth::Caller;
 use crate::error::{etag_value, ApiError, ApiResult};
 use crate::AppState;
 use app::error::AppError;
 use engine::config::{diff::Diff, validate::Report, RevisionInfo};
 use engine::fleet::{Committed, ConfigDocument, ImportOutcome};
 use engine::openclaw::Export;
+use engine::service::ExportFormat;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -54,6 +55,7 @@ pub(super) struct ImportBody {
     responses((status = 200, body = ImportOutcome), (status = 422, body = AppError)))]
 pub(super) async fn import(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     body: Result<Json<ImportBody>, JsonRejection>,
 ) -> ApiResult<Response> {
     let Json(body) = body?;
@@ -64,13 +66,13 @@ pub(super) async fn import(
         });
     }
     let outcome = state
-        .fleet
+        .services
         .import_openclaw(
+            &actor,
             &body.openclaw,
             body.jobs.as_deref(),
             body.jobs_state.as_deref(),
             body.dry_run,
-            API_AUTHOR,
         )
         .await?;
     Ok(Json(outcome).into_response())
@@ -90,11 +92,11 @@ pub(super) struct ExportQuery {
     responses((status = 200, body = Export, description = "for `format=openclaw`; otherwise the config"), (status = 400, body = AppError)))]
 pub(super) async fn export(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
-    let doc = state.fleet.document().await?;
-    match q.format.as_deref().unwrap_or("switchyard") {
-        "switchyard" => Ok(Json(doc.config).into_response()),
+    let format = match q.format.as_deref().unwrap_or("switchyard") {
+        "switchyard" => ExportFormat::Switchyard,
         "openclaw" => {
             let shape = match q.shape.as_deref().unwrap_or("older") {
                 "older" => engine::openclaw::Shape::Older,
@@ -102,18 +104,23 @@ pub(super) async fn export(
                 other => {
                     return Err(ApiError::BadParam {
                         path: "shape",
-                        message: format!("unknown shape `{other}`; use older or newer"),
+                        message: format!("unknown shape `{}`; use older or newer", other.escape_debug()),
                     })
                 }
             };
-            let config = engine::config::Config::from_json(&doc.config)?;
-            Ok(Json(engine::openclaw::export(&config, shape)).into_response())
+            ExportFormat::OpenClaw(shape)
         }
-        other => Err(ApiError::BadParam {
-            path: "format",
-            message: format!("unknown format `{other}`; use switchyard or openclaw"),
-        }),
-    }
+        other => {
+            return Err(ApiError::BadParam {
+                path: "format",
+                message: format!(
+                    "unknown format `{}`; use switchyard or openclaw",
+                    other.escape_debug()
+                ),
+            })
+        }
+    };
+    Ok(Json(state.services.export(&actor, format).await?).into_response())
 }
 
 /// The hash in `If-Match: "<hash>"` (quotes optional).
@@ -139,8 +146,11 @@ fn with_etag(hash: Option<&str>, body: impl IntoResponse) -> Response {
 /// The current config with its revision; `ETag` is the revision hash.
 #[utoipa::path(get, path = "/api/v1/config", tag = "config",
     responses((status = 200, body = ConfigDocument)))]
-pub(super) async fn current(State(state): State<AppState>) -> ApiResult<Response> {
-    let doc = state.fleet.document().await?;
+pub(super) async fn current(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> ApiResult<Response> {
+    let doc = state.services.config_document(&actor).await?;
     let hash = doc.revision.as_ref().map(|r| r.hash.clone());
     Ok(with_etag(hash.as_deref(), Json(doc)))
 }
@@ -163,6 +173,7 @@ pub(super) struct PutBody {
               (status = 422, body = AppError), (status = 428, body = AppError)))]
 pub(super) async fn replace(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     headers: HeaderMap,
     body: Result<Json<PutBody>, JsonRejection>,
 ) -> ApiResult<Response> {
@@ -172,8 +183,8 @@ pub(super) async fn replace(
     let Json(body) = body?;
     let message = body.message.as_deref().unwrap_or("config replaced via API");
     let committed = state
-        .fleet
-        .put_config(&base, &body.config, API_AUTHOR, message)
+        .services
+        .put_config(&actor, &base, &body.config, message)
         .await?;
     let hash = committed.revision.hash.clone();
     Ok(with_etag(Some(&hash), (StatusCode::OK, Json(committed))))
@@ -184,10 +195,11 @@ pub(super) async fn replace(
     responses((status = 200, body = Report), (status = 422, body = AppError)))]
 pub(super) async fn validate(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     body: Result<Json<Value>, JsonRejection>,
 ) -> ApiResult<Response> {
     let Json(body) = body?;
-    Ok(Json(state.fleet.validate(&body)?).into_response())
+    Ok(Json(state.services.validate_config(&actor, &body)?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -200,10 +212,11 @@ pub(super) struct Limit {
     responses((status = 200, body = Vec<RevisionInfo>)))]
 pub(super) async fn revisions(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     Query(q): Query<Limit>,
 ) -> ApiResult<Response> {
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
-    Ok(Json(state.fleet.revisions(limit).await?).into_response())
+    Ok(Json(state.services.revisions(&actor, limit).await?).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/config/revisions/{id}", tag = "config",
@@ -211,9 +224,10 @@ pub(super) async fn revisions(
     responses((status = 200, body = Object, description = "`{revision, config}`"), (status = 404, body = AppError)))]
 pub(super) async fn revision(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
-    let r = state.fleet.revision(RevisionId(id)).await?;
+    let r = state.services.revision(&actor, RevisionId(id)).await?;
     Ok(Json(serde_json::json!({"revision": r.info, "config": r.body})).into_response())
 }
 
@@ -228,6 +242,7 @@ pub(super) struct DiffQuery {
     responses((status = 200, body = Diff), (status = 400, body = AppError), (status = 404, body = AppError)))]
 pub(super) async fn diff(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     Query(q): Query<DiffQuery>,
 ) -> ApiResult<Response> {
     let missing = |path| ApiError::BadParam {
@@ -236,7 +251,13 @@ pub(super) async fn diff(
     };
     let from = q.from.ok_or_else(|| missing("from"))?;
     let to = q.to.ok_or_else(|| missing("to"))?;
-    Ok(Json(state.fleet.diff(RevisionId(from), RevisionId(to)).await?).into_response())
+    Ok(Json(
+        state
+            .services
+            .diff(&actor, RevisionId(from), RevisionId(to))
+            .await?,
+    )
+    .into_response())
 }
 
 /// Makes an earlier revision current again (as a new revision). `If-Match`
@@ -246,13 +267,14 @@ pub(super) async fn diff(
     responses((status = 200, body = Committed), (status = 404, body = AppError), (status = 409, body = AppError)))]
 pub(super) async fn rollback(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let base = if_match(&headers);
     let committed = state
-        .fleet
-        .rollback(RevisionId(id), base.as_deref(), API_AUTHOR)
+        .services
+        .rollback(&actor, RevisionId(id), base.as_deref())
         .await?;
     let hash = committed.revision.hash.clone();
     Ok(with_etag(Some(&hash), Json(committed)))

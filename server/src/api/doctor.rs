@@ -5,6 +5,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use engine::doctor::DoctorReport;
 
+use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::AppState;
 
@@ -18,9 +19,9 @@ pub fn router() -> Router<AppState> {
 /// starts processes and calls providers.
 #[utoipa::path(post, path = "/api/v1/doctor", tag = "doctor",
     responses((status = 200, body = DoctorReport)))]
-pub(super) async fn run(State(state): State<AppState>) -> ApiResult<Json<DoctorReport>> {
-    let config = state.fleet.config().await?;
-    Ok(Json(
-        engine::doctor::doctor(&config, &state.router, &state.codex).await,
-    ))
+pub(super) async fn run(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> ApiResult<Json<DoctorReport>> {
+    Ok(Json(state.services.doctor(&actor).await?))
 }

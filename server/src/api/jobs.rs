@@ -11,7 +11,7 @@ use engine::runs::{Enqueued, JobView, RunDetail, RunPage, RunStatus};
 use engine::store::RunFilter;
 use serde::{Deserialize, Serialize};
 
-use super::API_AUTHOR;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use app::error::AppError;
@@ -30,8 +30,11 @@ pub fn router() -> Router<AppState> {
 /// Every job: schedule in words, next five fires, state (running since,
 /// queued, consecutive errors, last error).
 #[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", responses((status = 200, body = [JobView])))]
-pub(super) async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<JobView>>> {
-    Ok(Json(state.scheduler.jobs().await?))
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> ApiResult<Json<Vec<JobView>>> {
+    Ok(Json(state.services.jobs(&actor).await?))
 }
 
 /// Queues a run now and answers at once with its id (`manual:<jobId>:<n>`).
@@ -40,11 +43,12 @@ pub(super) async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<Jo
     responses((status = 202, body = Enqueued), (status = 404, body = AppError)))]
 pub(super) async fn run_now(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Enqueued>)> {
     Ok((
         StatusCode::ACCEPTED,
-        Json(state.scheduler.run_now(&id).await?),
+        Json(state.services.run_now(&actor, &id).await?),
     ))
 }
 
@@ -61,9 +65,10 @@ pub struct JobEnabled {
     responses((status = 200, body = JobEnabled), (status = 404, body = AppError)))]
 pub(super) async fn enable(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<JobEnabled>> {
-    state.fleet.set_job_enabled(&id, true, API_AUTHOR).await?;
+    state.services.set_job_enabled(&actor, &id, true).await?;
     Ok(Json(JobEnabled {
         job_id: id,
         enabled: true,
@@ -76,9 +81,10 @@ pub(super) async fn enable(
     responses((status = 200, body = JobEnabled), (status = 404, body = AppError)))]
 pub(super) async fn disable(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<JobEnabled>> {
-    state.fleet.set_job_enabled(&id, false, API_AUTHOR).await?;
+    state.services.set_job_enabled(&actor, &id, false).await?;
     Ok(Json(JobEnabled {
         job_id: id,
         enabled: false,
@@ -107,6 +113,7 @@ pub struct RunQuery {
     responses((status = 200, body = RunPage), (status = 400, body = AppError)))]
 pub(super) async fn runs(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     query: Result<Query<RunQuery>, QueryRejection>,
 ) -> ApiResult<Json<RunPage>> {
     let Query(q) = query.map_err(|e| ApiError::BadParam {
@@ -122,7 +129,7 @@ pub(super) async fn runs(
         q.before.as_deref(),
         q.limit,
     )?;
-    Ok(Json(state.fleet.store().run_page(&filter).await?))
+    Ok(Json(state.services.runs(&actor, filter).await?))
 }
 
 /// One run with its attempt timeline (the router's decisions) and transcript.
@@ -131,9 +138,10 @@ pub(super) async fn runs(
     responses((status = 200, body = RunDetail), (status = 404, body = AppError)))]
 pub(super) async fn run(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<RunDetail>> {
-    Ok(Json(state.scheduler.run_detail(&id).await?))
+    Ok(Json(state.services.run_detail(&actor, &id).await?))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -151,8 +159,9 @@ pub struct Cancelled {
     responses((status = 200, body = Cancelled), (status = 404, body = AppError), (status = 422, body = AppError)))]
 pub(super) async fn cancel(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Cancelled>> {
-    let status = state.scheduler.cancel(&id).await?;
+    let status = state.services.cancel_run(&actor, &id).await?;
     Ok(Json(Cancelled { run_id: id, status }))
 }

@@ -1,6 +1,7 @@
 //! REST API under `/api/v1`. One module per resource, each with a `router()`.
 //! Handlers are adapters: parse, call one engine method, map the result.
 
+mod accounts;
 mod agents;
 mod config;
 mod doctor;
@@ -16,6 +17,7 @@ pub fn router() -> Router<AppState> {
     Router::new().nest(
         "/api/v1",
         Router::new()
+            .merge(accounts::router())
             .merge(agents::router())
             .merge(config::router())
             .merge(providers::router())
@@ -24,7 +26,3 @@ pub fn router() -> Router<AppState> {
             .merge(openapi::router()),
     )
 }
-
-/// Who made a change through the API. Until tokens exist (DESIGN §10), API
-/// changes are attributed to `api`.
-const API_AUTHOR: &str = "api";

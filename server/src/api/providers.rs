@@ -13,6 +13,7 @@ use std::convert::Infallible;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt;
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use app::error::AppError;
@@ -29,9 +30,11 @@ pub fn router() -> Router<AppState> {
 /// failure class, with the newest routing decisions.
 #[utoipa::path(get, path = "/api/v1/providers", tag = "providers",
     responses((status = 200, body = ProvidersView)))]
-pub(super) async fn list(State(state): State<AppState>) -> ApiResult<Json<ProvidersView>> {
-    let config = state.fleet.config().await?;
-    Ok(Json(state.router.providers_view(&config, 50).await?))
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> ApiResult<Json<ProvidersView>> {
+    Ok(Json(state.services.providers_view(&actor).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -50,30 +53,15 @@ pub struct TestCall {
     responses((status = 200, body = TestCallReport), (status = 404, body = AppError), (status = 422, body = AppError)))]
 pub(super) async fn test_call(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     Path(id): Path<String>,
     body: Result<Json<TestCall>, JsonRejection>,
 ) -> ApiResult<Json<TestCallReport>> {
     let Json(body) = body?;
-    let config = state.fleet.config().await?;
-    let provider = config
-        .providers
-        .get(id.as_str())
-        .ok_or_else(|| engine::Error::NotFound {
-            what: "provider",
-            id: id.clone(),
-        })?;
-    let model = match body.model.or_else(|| provider.models.first().cloned()) {
-        Some(model) => model,
-        None => {
-            return Err(
-                engine::Error::invalid("model", format!("provider `{id}` lists no models")).into(),
-            )
-        }
-    };
     Ok(Json(
         state
-            .router
-            .test_model(&config, &format!("{id}/{model}"))
+            .services
+            .test_call(&actor, &id, body.model.as_deref())
             .await?,
     ))
 }
@@ -95,20 +83,22 @@ pub struct DecisionQuery {
     responses((status = 200, body = [DecisionRow]), (status = 400, body = AppError)))]
 pub(super) async fn decisions(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     query: Result<Query<DecisionQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Vec<DecisionRow>>> {
     let Query(q) = query.map_err(|e| ApiError::BadParam {
         path: "query",
         message: e.body_text(),
     })?;
-    let store = state.fleet.store();
-    let rows = match q.run_id {
-        Some(run) => store.run_decisions(&run).await?,
-        None => {
-            let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-            store.recent_decisions(q.provider.as_deref(), limit).await?
-        }
-    };
+    let rows = state
+        .services
+        .decisions(
+            &actor,
+            q.run_id.as_deref(),
+            q.provider.as_deref(),
+            q.limit.unwrap_or(100),
+        )
+        .await?;
     Ok(Json(rows))
 }
 
@@ -119,8 +109,10 @@ pub(super) async fn decisions(
     responses((status = 200, description = "text/event-stream of decisions")))]
 pub(super) async fn stream(
     State(state): State<AppState>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let events = BroadcastStream::new(state.router.subscribe()).map(|item| {
+    Caller(actor): Caller,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let receiver = state.services.subscribe_decisions(&actor)?;
+    let events = BroadcastStream::new(receiver).map(|item| {
         Ok(match item {
             Ok(decision) => Event::default()
                 .event("decision")
@@ -131,5 +123,5 @@ pub(super) async fn stream(
             }
         })
     });
-    Sse::new(events).keep_alive(KeepAlive::default())
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }

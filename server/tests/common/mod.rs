@@ -2,13 +2,18 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
-use server::settings::{Database, Settings};
+use server::settings::{Password, Settings};
+
+/// The first admin's password in every test server.
+pub const ADMIN_PASSWORD: &str = "test-admin-password";
 use std::net::SocketAddr;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub struct TestServer {
     pub api: Api,
+    /// An admin API token, for the CLI (`SWITCHYARD_TOKEN`).
+    pub admin_token: String,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -30,23 +35,31 @@ impl TestServer {
     pub async fn start(data_dir: &std::path::Path) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
-        let settings = Settings {
-            bind: addr,
-            data_dir: data_dir.to_owned(),
-            database: Database::Sqlite(data_dir.join("switchyard.db")),
-            site_root: data_dir.join("site"),
-            seed_demo: true,
-            lease_ms: 30_000,
-            cron_slots: 4,
-            fire_lookahead_ms: engine::scheduler::DEFAULT_FIRE_LOOKAHEAD_MS,
-            self_exe: Some(env!("CARGO_BIN_EXE_switchyard").into()),
-        };
+        let mut settings = Settings::for_data_dir(addr, data_dir);
+        settings.self_exe = Some(env!("CARGO_BIN_EXE_switchyard").into());
+        Self::start_with(settings, listener).await
+    }
+
+    /// Serves `settings` on `listener`; the returned API client is logged
+    /// in as the first admin.
+    pub async fn start_with(mut settings: Settings, listener: tokio::net::TcpListener) -> Self {
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        settings.admin_password = Some(Password(ADMIN_PASSWORD.into()));
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(server::serve::serve(settings, listener, async {
             let _ = stopped.await;
         }));
+        let api = Api::login(&format!("http://{addr}"), "admin", ADMIN_PASSWORD).await;
+        let (status, token) = api
+            .post_json(
+                "/api/v1/tokens",
+                serde_json::json!({"name": "test-admin", "role": "admin"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{token}");
         TestServer {
-            api: Api::new(format!("http://{addr}")),
+            admin_token: token["secret"].as_str().unwrap().to_owned(),
+            api,
             stop: Some(stop),
             task,
         }
@@ -60,11 +73,56 @@ impl TestServer {
 }
 
 impl Api {
-    pub fn new(base: String) -> Api {
+    /// No credentials at all.
+    pub fn anonymous(base: String) -> Api {
         Api {
             base,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// Sends `Authorization: Bearer <token>` on every request.
+    pub fn with_token(base: &str, token: &str) -> Api {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        Api {
+            base: base.to_owned(),
+            http: reqwest::Client::builder()
+                .default_headers(headers)
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// Logs in through the console's login form and sends the session
+    /// cookie on every request.
+    pub async fn login(base: &str, name: &str, password: &str) -> Api {
+        let cookie = login_cookie(base, name, password)
+            .await
+            .unwrap_or_else(|| panic!("login as {name} at {base} failed"));
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::COOKIE, cookie.parse().unwrap());
+        Api {
+            base: base.to_owned(),
+            http: reqwest::Client::builder()
+                .default_headers(headers)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// A new API token with `role` (created by this client, which must be
+    /// allowed to), as a client that sends it.
+    pub async fn token_client(&self, name: &str, role: &str) -> Api {
+        let (status, body) = self
+            .post_json("/api/v1/tokens", serde_json::json!({"name": name, "role": role}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        Api::with_token(&self.base, body["secret"].as_str().unwrap())
     }
 
     pub async fn get(&self, path: &str) -> (u16, String) {
@@ -159,9 +217,26 @@ impl std::ops::Deref for ServeProcess {
     }
 }
 
+/// `name=value` of the session cookie a good login sets; `None` otherwise.
+pub async fn login_cookie(base: &str, name: &str, password: &str) -> Option<String> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = client
+        .post(format!("{base}/auth/login"))
+        .form(&[("name", name), ("password", password), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers().get("set-cookie")?.to_str().ok()?;
+    let pair = cookie.split(';').next()?.trim();
+    (pair.len() > "switchyard_session=".len()).then(|| pair.to_owned())
+}
+
 impl ServeProcess {
     /// Serves `data_dir` with `extra` flags; returns once it listens.
-    pub fn spawn(data_dir: &std::path::Path, extra: &[&str], rust_log: &str) -> ServeProcess {
+    pub async fn spawn(data_dir: &std::path::Path, extra: &[&str], rust_log: &str) -> ServeProcess {
         use std::io::BufRead;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
             .args(["serve", "--bind", "127.0.0.1:0"])
@@ -171,6 +246,7 @@ impl ServeProcess {
             .arg("--site-root")
             .arg(data_dir.join("site"))
             .env("RUST_LOG", rust_log)
+            .env("SWITCHYARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -184,10 +260,8 @@ impl ServeProcess {
             .strip_prefix("listening on ")
             .expect("listening line")
             .to_owned();
-        ServeProcess {
-            child,
-            api: Api::new(base),
-        }
+        let api = Api::login(&base, "admin", ADMIN_PASSWORD).await;
+        ServeProcess { child, api }
     }
 
     /// SIGKILL, and reap it.

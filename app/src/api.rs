@@ -260,3 +260,103 @@ pub async fn whoami() -> Result<engine::identity::Whoami, AppError> {
     let (services, actor) = ssr::caller()?;
     Ok(services.whoami(&actor))
 }
+
+/// The Access page's data: users and API tokens (admins only).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AccessData {
+    pub users: Vec<engine::identity::UserInfo>,
+    pub tokens: Vec<engine::identity::TokenInfo>,
+}
+
+#[server(prefix = "/console/fn", endpoint = "access")]
+pub async fn get_access() -> Result<AccessData, AppError> {
+    let (services, actor) = ssr::caller()?;
+    Ok(AccessData {
+        users: services.users(&actor).await?,
+        tokens: services.tokens(&actor).await?,
+    })
+}
+
+/// A new API token; the answer holds its secret, shown once.
+/// `agents`: comma-separated agent ids to narrow it to (empty: every agent).
+#[server(prefix = "/console/fn", endpoint = "create_token")]
+pub async fn create_token(
+    name: String,
+    role: String,
+    agents: String,
+    read_only: Option<String>,
+    expires_in_days: Option<String>,
+) -> Result<engine::identity::NewToken, AppError> {
+    let (services, actor) = ssr::caller()?;
+    let agents: Vec<String> = agents
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let expires_in_days = match expires_in_days.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(days) => Some(days.parse::<u32>().map_err(|_| {
+            AppError::from(engine::Error::invalid(
+                "expiresInDays",
+                "a whole number of days",
+            ))
+        })?),
+    };
+    let request = engine::identity::TokenRequest {
+        name,
+        role: role.parse()?,
+        scope: engine::identity::Scope {
+            agents: (!agents.is_empty()).then_some(agents),
+            read_only: read_only.is_some(),
+        },
+        expires_in_days,
+    };
+    Ok(services.create_token(&actor, &request).await?)
+}
+
+#[server(prefix = "/console/fn", endpoint = "revoke_token")]
+pub async fn revoke_token(id: String) -> Result<(), AppError> {
+    let (services, actor) = ssr::caller()?;
+    Ok(services.revoke_token(&actor, &id).await?)
+}
+
+#[server(prefix = "/console/fn", endpoint = "add_user")]
+pub async fn add_user(
+    name: String,
+    role: String,
+    password: String,
+) -> Result<engine::identity::UserInfo, AppError> {
+    let (services, actor) = ssr::caller()?;
+    Ok(services
+        .add_user(&actor, &name, role.parse()?, &password)
+        .await?)
+}
+
+#[server(prefix = "/console/fn", endpoint = "set_user_disabled")]
+pub async fn set_user_disabled(name: String, disabled: bool) -> Result<(), AppError> {
+    let (services, actor) = ssr::caller()?;
+    Ok(services
+        .update_user(&actor, &name, None, Some(disabled))
+        .await?)
+}
+
+/// The audit log, newest first, filtered.
+#[server(prefix = "/console/fn", endpoint = "audit")]
+pub async fn get_audit(
+    actor_filter: Option<String>,
+    action: Option<String>,
+    result: Option<String>,
+    before: Option<i64>,
+) -> Result<Vec<engine::identity::AuditEvent>, AppError> {
+    let (services, actor) = ssr::caller()?;
+    let empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let filter = engine::store::AuditFilter {
+        actor: empty(actor_filter),
+        action: empty(action),
+        result: empty(result),
+        before,
+        limit: 100,
+    };
+    Ok(services.audit_events(&actor, &filter).await?)
+}

@@ -5,6 +5,7 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod auth;
 mod components;
 pub mod error;
 mod pages;
@@ -39,6 +40,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    auth::provide_whoami();
     view! {
         <Stylesheet id="leptos" href="/pkg/switchyard.css"/>
         <Title text="Switchyard"/>
@@ -55,7 +57,11 @@ pub fn App() -> impl IntoView {
                     <A href="/providers">"Providers"</A>
                     <A href="/drill">"Drill"</A>
                     <A href="/config">"Config"</A>
+                    <auth::Can need=engine::identity::Permission::Administer>
+                        <A href="/access">"Access"</A>
+                    </auth::Can>
                 </nav>
+                <auth::UserMenu/>
             </header>
             <main class="page">
                 // Async: the whole page, data included, is in the first
@@ -69,6 +75,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("runs") view=pages::RunsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("runs"), ParamSegment("id")) view=pages::RunPageView ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("agents"), ParamSegment("id")) view=pages::AgentPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("login") view=pages::LoginPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("access") view=pages::AccessPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

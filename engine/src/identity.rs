@@ -236,6 +236,81 @@ impl Whoami {
     }
 }
 
+/// A user as shown to admins (no hash).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserInfo {
+    pub name: String,
+    pub role: Role,
+    pub disabled: bool,
+    /// `password`, or `oidc:<issuer>`.
+    pub source: String,
+    pub created_at_ms: i64,
+}
+
+/// A token as shown to admins: never its secret.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenInfo {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub scope: Scope,
+    pub created_by: String,
+    pub created_at_ms: i64,
+    pub expires_at_ms: Option<i64>,
+    pub revoked_at_ms: Option<i64>,
+    pub last_used_ms: Option<i64>,
+}
+
+/// A token just created: the only time its secret is shown.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewToken {
+    pub token: TokenInfo,
+    /// `sy_<id>_<secret>`: send as `Authorization: Bearer …` or
+    /// `SWITCHYARD_TOKEN`. Not stored; shown once.
+    pub secret: String,
+}
+
+/// What a new token may do.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenRequest {
+    pub name: String,
+    pub role: Role,
+    #[serde(default)]
+    pub scope: Scope,
+    /// Days until it stops working; `None` never expires.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+}
+
+/// One audited event: who did what, from where, and how it ended.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "server", derive(sqlx::FromRow))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    pub audit_id: i64,
+    pub at_ms: i64,
+    /// `user:alice`, `token:ci`, `switchyard`; a failed login names the user
+    /// name that was tried.
+    pub actor: String,
+    pub role: Option<String>,
+    pub address: Option<String>,
+    /// `config.put`, `job.run`, `login`, `token.create`, …
+    pub action: String,
+    pub target: String,
+    /// `ok`, or the error's kind (`forbidden`, `invalid`, `conflict`, …).
+    pub result: String,
+    pub detail: String,
+}
+
 /// `s` with control characters escaped, for messages that echo an input.
 pub fn printable(s: &str) -> String {
     let mut out: String = s.chars().take(128).flat_map(char::escape_debug).collect();

@@ -114,7 +114,11 @@ pub struct ServeArgs {
     /// repeatable. Requests for other host names are refused (421) and changes
     /// from other origins are refused (403). Loopback names of the bound port
     /// are always accepted. Required when binding to a non-loopback address.
-    #[arg(long = "public-url", env = "SWITCHYARD_PUBLIC_URL", value_delimiter = ',')]
+    #[arg(
+        long = "public-url",
+        env = "SWITCHYARD_PUBLIC_URL",
+        value_delimiter = ','
+    )]
     pub public_urls: Vec<url::Url>,
 
     /// A console session unused this long ends (minutes).

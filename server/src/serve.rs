@@ -3,13 +3,13 @@
 
 use anyhow::Context;
 use axum::Router;
-use engine::config::validate::ProcessEnv;
 use engine::accounts::Accounts;
+use engine::config::validate::ProcessEnv;
 use engine::drill::{DrillEnv, Drills};
-use engine::service::Services;
 use engine::fleet::Fleet;
 use engine::router::Router as ModelRouter;
 use engine::scheduler::{Scheduler, Settings as SchedulerSettings};
+use engine::service::Services;
 use engine::sim::provider::SimProvider;
 use engine::store::Store;
 use leptos::config::LeptosOptions;
@@ -160,7 +160,11 @@ pub async fn serve(
         DrillEnv::new(codex.env().self_exe.clone(), model_router.policy().clone()),
     );
     let accounts = Accounts::new(store.clone(), clock.clone(), settings.session_policy());
-    bootstrap_admin(&accounts, settings.admin_password.as_ref().map(|p| p.0.as_str())).await?;
+    bootstrap_admin(
+        &accounts,
+        settings.admin_password.as_ref().map(|p| p.0.as_str()),
+    )
+    .await?;
     let services = Services::new(engine::service::Parts {
         fleet,
         router: model_router,
@@ -189,8 +193,8 @@ pub async fn serve(
         listener,
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    .with_graceful_shutdown(shutdown)
+    .await?;
     stop_scheduler.cancel();
     let _ = scheduler_task.await;
     store.close().await;

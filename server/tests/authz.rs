@@ -40,7 +40,12 @@ fn rest_routes() -> Vec<Rest> {
     vec![
         r(Method::GET, "/api/v1/agents", Viewer, None),
         r(Method::GET, "/api/v1/agents/{id}", Viewer, None),
-        r(Method::PATCH, "/api/v1/agents/{id}/harness", Operator, Some(json!({"fallback": "pi"}))),
+        r(
+            Method::PATCH,
+            "/api/v1/agents/{id}/harness",
+            Operator,
+            Some(json!({"fallback": "pi"})),
+        ),
         r(Method::GET, "/api/v1/agents/{id}/drill", Viewer, None),
         r(
             Method::POST,
@@ -49,8 +54,18 @@ fn rest_routes() -> Vec<Rest> {
             Some(json!({"candidate": "openai-codex/gpt-5.3-codex-spark", "inject": "rate_limit"})),
         ),
         r(Method::GET, "/api/v1/config", Viewer, None),
-        r(Method::PUT, "/api/v1/config", Admin, Some(json!({"config": {}}))),
-        r(Method::POST, "/api/v1/config/validate", Viewer, Some(json!({}))),
+        r(
+            Method::PUT,
+            "/api/v1/config",
+            Admin,
+            Some(json!({"config": {}})),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/config/validate",
+            Viewer,
+            Some(json!({})),
+        ),
         r(Method::GET, "/api/v1/config/revisions", Viewer, None),
         r(Method::GET, "/api/v1/config/revisions/{id}", Viewer, None),
         r(Method::GET, "/api/v1/config/diff", Viewer, None),
@@ -63,7 +78,12 @@ fn rest_routes() -> Vec<Rest> {
         ),
         r(Method::GET, "/api/v1/config/export", Viewer, None),
         r(Method::GET, "/api/v1/providers", Viewer, None),
-        r(Method::POST, "/api/v1/providers/{id}/test", Operator, Some(json!({}))),
+        r(
+            Method::POST,
+            "/api/v1/providers/{id}/test",
+            Operator,
+            Some(json!({})),
+        ),
         r(Method::GET, "/api/v1/decisions", Viewer, None),
         r(Method::GET, "/api/v1/decisions/stream", Viewer, None),
         r(Method::GET, "/api/v1/jobs", Viewer, None),
@@ -81,9 +101,19 @@ fn rest_routes() -> Vec<Rest> {
             Admin,
             Some(json!({"name": "mallory", "role": "admin", "password": "correct horse battery"})),
         ),
-        r(Method::PATCH, "/api/v1/users/{name}", Admin, Some(json!({"role": "admin"}))),
+        r(
+            Method::PATCH,
+            "/api/v1/users/{name}",
+            Admin,
+            Some(json!({"role": "admin"})),
+        ),
         r(Method::GET, "/api/v1/tokens", Admin, None),
-        r(Method::POST, "/api/v1/tokens", Admin, Some(json!({"name": "x", "role": "viewer"}))),
+        r(
+            Method::POST,
+            "/api/v1/tokens",
+            Admin,
+            Some(json!({"name": "x", "role": "viewer"})),
+        ),
         r(Method::POST, "/api/v1/tokens/{id}/revoke", Admin, None),
         r(Method::GET, "/api/v1/audit", Admin, None),
         r(Method::GET, "/api/v1/whoami", Viewer, None),
@@ -96,12 +126,20 @@ fn server_fns() -> Vec<(&'static str, Need, Vec<(&'static str, &'static str)>)> 
     use Need::*;
     vec![
         ("fleet", Viewer, vec![]),
-        ("set_agent_harness", Operator, vec![("agent", "release-engineer"), ("fallback", "none")]),
+        (
+            "set_agent_harness",
+            Operator,
+            vec![("agent", "release-engineer"), ("fallback", "none")],
+        ),
         ("config_history", Viewer, vec![]),
         ("config_diff", Viewer, vec![("from", "1"), ("to", "1")]),
         ("config_changes_since", Viewer, vec![("from", "1")]),
         ("rollback_config", Admin, vec![("to", "1")]),
-        ("save_config", Admin, vec![("base_hash", "x"), ("text", "{}"), ("message", "m")]),
+        (
+            "save_config",
+            Admin,
+            vec![("base_hash", "x"), ("text", "{}"), ("message", "m")],
+        ),
         ("agent_page", Viewer, vec![("agent", "release-engineer")]),
         (
             "set_agent_chain",
@@ -114,7 +152,11 @@ fn server_fns() -> Vec<(&'static str, Need, Vec<(&'static str, &'static str)>)> 
             ],
         ),
         ("providers", Viewer, vec![]),
-        ("test_provider", Operator, vec![("provider", "ollama-cloud"), ("model", "glm-5.1")]),
+        (
+            "test_provider",
+            Operator,
+            vec![("provider", "ollama-cloud"), ("model", "glm-5.1")],
+        ),
         ("jobs", Viewer, vec![]),
         ("run_job", Operator, vec![("job", "qa-regression")]),
         ("runs", Viewer, vec![]),
@@ -131,6 +173,20 @@ fn server_fns() -> Vec<(&'static str, Need, Vec<(&'static str, &'static str)>)> 
             ],
         ),
         ("whoami", Viewer, vec![]),
+        ("access", Admin, vec![]),
+        (
+            "create_token",
+            Admin,
+            vec![("name", "x"), ("role", "viewer"), ("agents", "")],
+        ),
+        ("revoke_token", Admin, vec![("id", "nope")]),
+        (
+            "add_user",
+            Admin,
+            vec![("name", "mallory"), ("role", "admin"), ("password", "correct horse battery")],
+        ),
+        ("set_user_disabled", Admin, vec![("name", "admin"), ("disabled", "true")]),
+        ("audit", Admin, vec![]),
     ]
 }
 
@@ -153,11 +209,16 @@ fn concrete(path: &str) -> String {
 async fn send_rest(api: &Api, route: &Rest, origin: Option<&str>) -> reqwest::Response {
     let mut req = api
         .http
-        .request(route.method.clone(), format!("{}{}", api.base, concrete(route.path)))
+        .request(
+            route.method.clone(),
+            format!("{}{}", api.base, concrete(route.path)),
+        )
         // Writes of the config need a base; the check must come first anyway.
         .header("if-match", "\"not-the-head\"");
     if let Some(origin) = origin {
-        req = req.header("origin", origin).header("sec-fetch-site", "cross-site");
+        req = req
+            .header("origin", origin)
+            .header("sec-fetch-site", "cross-site");
     }
     if let Some(body) = &route.body {
         req = req.json(body);
@@ -177,7 +238,9 @@ async fn send_fn(
         .header("accept", "application/json")
         .form(args);
     if let Some(origin) = origin {
-        req = req.header("origin", origin).header("sec-fetch-site", "cross-site");
+        req = req
+            .header("origin", origin)
+            .header("sec-fetch-site", "cross-site");
     }
     req.send().await.unwrap()
 }
@@ -213,16 +276,31 @@ async fn every_route_refuses_no_credentials_the_wrong_role_and_a_foreign_origin(
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
     let public: BTreeSet<String> = ["GET /api/v1/openapi.json".to_owned()].into();
-    let missing: Vec<_> = served.difference(&listed).filter(|r| !public.contains(*r)).collect();
-    assert!(missing.is_empty(), "routes without an entry in this test's table: {missing:?}");
+    let missing: Vec<_> = served
+        .difference(&listed)
+        .filter(|r| !public.contains(*r))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "routes without an entry in this test's table: {missing:?}"
+    );
     let stale: Vec<_> = listed.difference(&served).collect();
-    assert!(stale.is_empty(), "table entries the server does not serve: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "table entries the server does not serve: {stale:?}"
+    );
 
     let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths()
         .map(|(path, _)| path.trim_start_matches("/console/fn/").to_owned())
         .collect();
-    let table: BTreeSet<String> = server_fns().iter().map(|(n, _, _)| (*n).to_owned()).collect();
-    assert_eq!(registered, table, "server functions and this test's table differ");
+    let table: BTreeSet<String> = server_fns()
+        .iter()
+        .map(|(n, _, _)| (*n).to_owned())
+        .collect();
+    assert_eq!(
+        registered, table,
+        "server functions and this test's table differ"
+    );
 
     let mut checked = (0, 0, 0);
     for route in rest_routes() {

@@ -14,7 +14,8 @@ fn switchyard(args: &[&str], server: Option<&(String, String)>) -> Output {
         .env_remove("SWITCHYARD_URL")
         .env_remove("SWITCHYARD_TOKEN");
     if let Some((url, token)) = server {
-        cmd.env("SWITCHYARD_URL", url).env("SWITCHYARD_TOKEN", token);
+        cmd.env("SWITCHYARD_URL", url)
+            .env("SWITCHYARD_TOKEN", token);
     }
     cmd.output().unwrap()
 }

@@ -4,6 +4,9 @@
 
 use engine::config::{AgentView, CandidateReach, Choice, Reach};
 use leptos::prelude::*;
+
+use crate::auth::Can;
+use engine::identity::Permission;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
@@ -60,13 +63,17 @@ fn AgentDetail(
                 <dd data-field="runtime"><span class="value">{agent.runtime.value.as_str()}</span> <SourceTag source=agent.runtime.source/></dd>
                 <dt>"fallback"</dt>
                 <dd data-field="fallback" data-value=agent.fallback.value.as_str()>
-                    <FallbackSwitch agent=id.clone() current=agent.fallback.value source=agent.fallback.source runtime=agent.runtime.value set_harness/>
+                    <Can need=Permission::Operate>
+                        <FallbackSwitch agent=id.clone() current=agent.fallback.value source=agent.fallback.source runtime=agent.runtime.value set_harness/>
+                    </Can>
                 </dd>
                 <dt>"chain"</dt>
                 <dd><SourceTag source=agent.fallbacks.source/> " " <span class="muted">"(primary and fallbacks; saving sets them on this agent)"</span></dd>
             </dl>
         </div>
-        {view! { <ChainEditor data=data.clone() save/> }.into_any()}
+        <Can need=Permission::Operate>
+            <ChainEditor data=data.clone() save/>
+        </Can>
         {view! { <Matrix candidates=reachability.candidates warnings=reachability.warnings/> }.into_any()}
     }
 }

@@ -6,6 +6,9 @@ use engine::config::diff::{ChangeKind, Diff, RowKind};
 use engine::config::RevisionInfo;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
+
+use crate::auth::Can;
+use engine::identity::Permission;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;
 
@@ -80,13 +83,16 @@ fn Revisions(history: ConfigHistory, rollback: ServerAction<RollbackConfig>) -> 
                                         {if is_head {
                                             view! { <span class="src src-agent">"current"</span> }.into_any()
                                         } else {
+                                            let to = r.id.0;
                                             view! {
-                                                <ActionForm action=rollback attr:class="inline-form">
-                                                    <input type="hidden" name="to" value=r.id.0/>
-                                                    <button type="submit" class="button" disabled=move || pending.get()>
-                                                        "Roll back to #" {r.id.0}
-                                                    </button>
-                                                </ActionForm>
+                                                <Can need=Permission::Administer>
+                                                    <ActionForm action=rollback attr:class="inline-form">
+                                                        <input type="hidden" name="to" value=to/>
+                                                        <button type="submit" class="button" disabled=move || pending.get()>
+                                                            "Roll back to #" {to}
+                                                        </button>
+                                                    </ActionForm>
+                                                </Can>
                                             }.into_any()
                                         }}
                                     </div></td>
@@ -214,26 +220,34 @@ fn Editor(history: ConfigHistory, save: ServerAction<SaveConfig>) -> impl IntoVi
     let base_id = history.current.as_ref().map(|r| r.id.0);
     let pending = save.pending();
     view! {
-        <div class="card editor-card">
-            <div class="card-head">
-                <span class="count">"Edit the whole config"</span>
-                <span class="muted">"JSON5: comments and trailing commas are fine. Secrets are " <code>"{\"env\": \"NAME\"}"</code> " references."</span>
-            </div>
-            <ActionForm action=save attr:class="editor">
-                <input type="hidden" name="base_hash" value=base_hash/>
-                <textarea name="text" spellcheck="false" rows="24" aria-label="Config text">{history.text}</textarea>
-                <div class="editor-bar">
-                    <input type="text" name="message" placeholder="What changed and why" aria-label="Change message"/>
-                    <button type="submit" class="button primary" disabled=move || pending.get()>"Save as new revision"</button>
+            <div class="card editor-card">
+                <div class="card-head">
+                    <span class="count">"Edit the whole config"</span>
+                    <span class="muted">"JSON5: comments and trailing commas are fine. Secrets are " <code>"{\"env\": \"NAME\"}"</code> " references."</span>
                 </div>
-            </ActionForm>
-            {move || save.value().get().map(|result| match result {
-                Ok(r) => view! { <p class="banner banner-ok" role="status">"Saved as revision #" {r.id.0} "."</p> }.into_any(),
-                Err(e) if e.code == "conflict" => view! { <ConflictView error=e base_id/> }.into_any(),
-                Err(e) => view! { <ErrorBanner error=e/> }.into_any(),
-            })}
-        </div>
-    }
+                <Can need=Permission::Administer>
+                    {
+                        let base_hash = base_hash.clone();
+                    let text = history.text.clone();
+                        view! {
+    <ActionForm action=save attr:class="editor">
+                        <input type="hidden" name="base_hash" value=base_hash/>
+                        <textarea name="text" spellcheck="false" rows="24" aria-label="Config text">{text}</textarea>
+                        <div class="editor-bar">
+                            <input type="text" name="message" placeholder="What changed and why" aria-label="Change message"/>
+                            <button type="submit" class="button primary" disabled=move || pending.get()>"Save as new revision"</button>
+                        </div>
+                    </ActionForm>
+                        }
+                    }
+                </Can>
+                {move || save.value().get().map(|result| match result {
+                    Ok(r) => view! { <p class="banner banner-ok" role="status">"Saved as revision #" {r.id.0} "."</p> }.into_any(),
+                    Err(e) if e.code == "conflict" => view! { <ConflictView error=e base_id/> }.into_any(),
+                    Err(e) => view! { <ErrorBanner error=e/> }.into_any(),
+                })}
+            </div>
+        }
 }
 
 /// A save based on an old revision: nothing was overwritten. Show what

@@ -8,7 +8,9 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 
 use crate::api::{get_jobs, get_run, RunJob};
+use crate::auth::Can;
 use crate::components::{format_utc, live_tick, ErrorBanner, StatusBadge};
+use engine::identity::Permission;
 
 #[component]
 pub fn JobsPage() -> impl IntoView {
@@ -130,22 +132,29 @@ fn JobRow(job: JobView, run_job: ServerAction<RunJob>) -> impl IntoView {
     let job_id = job.id.clone();
     let runs_href = format!("/runs?job={}", job.id);
     view! {
-        <tr data-job=job.id.clone() class:disabled=!job.enabled>
-            <th scope="row">
-                <div class="agent-name">{job.name.clone().unwrap_or_else(|| job.id.clone())}</div>
-                <div class="agent-id">{job.id.clone()} {(!job.enabled).then_some(" · disabled")}</div>
-            </th>
-            <td><a href=format!("/agents/{}", job.agent_id)>{job.agent_id.clone()}</a></td>
-            <td>{job.schedule.clone()}</td>
-            <td title=upcoming>{next}</td>
-            <td>{running}{queued}{errors}{last}{last_error}</td>
-            <td class="actions">
-                <ActionForm action=run_job>
-                    <input type="hidden" name="job" value=job_id/>
-                    <button type="submit" class="button primary">"Run now"</button>
-                </ActionForm>
-                <a href=runs_href>"runs"</a>
-            </td>
-        </tr>
-    }
+            <tr data-job=job.id.clone() class:disabled=!job.enabled>
+                <th scope="row">
+                    <div class="agent-name">{job.name.clone().unwrap_or_else(|| job.id.clone())}</div>
+                    <div class="agent-id">{job.id.clone()} {(!job.enabled).then_some(" · disabled")}</div>
+                </th>
+                <td><a href=format!("/agents/{}", job.agent_id)>{job.agent_id.clone()}</a></td>
+                <td>{job.schedule.clone()}</td>
+                <td title=upcoming>{next}</td>
+                <td>{running}{queued}{errors}{last}{last_error}</td>
+                <td class="actions">
+                    <Can need=Permission::Operate>
+                        {
+                            let job_id = job_id.clone();
+                            view! {
+    <ActionForm action=run_job>
+                            <input type="hidden" name="job" value=job_id/>
+                            <button type="submit" class="button primary">"Run now"</button>
+                        </ActionForm>
+                            }
+                        }
+                    </Can>
+                    <a href=runs_href>"runs"</a>
+                </td>
+            </tr>
+        }
 }

@@ -1,17 +1,21 @@
 //! One module per console page.
 
+mod access;
 mod agent;
 mod config;
 mod drill;
 mod jobs;
+mod login;
 mod overview;
 mod providers;
 mod runs;
 
+pub use access::AccessPage;
 pub use agent::AgentPage;
 pub use config::ConfigPage;
 pub use drill::DrillPage;
 pub use jobs::JobsPage;
+pub use login::LoginPage;
 pub use overview::Overview;
 pub use providers::ProvidersPage;
 pub use runs::{RunPageView, RunsPage};

@@ -4,6 +4,9 @@
 use engine::config::FleetView;
 use engine::config::{AgentView, Choice, HarnessFallback, Reachability};
 use leptos::prelude::*;
+
+use crate::auth::Can;
+use engine::identity::Permission;
 use leptos_router::components::A;
 
 use crate::api::{get_fleet, SetAgentHarness};
@@ -139,7 +142,9 @@ fn AgentRow(agent: AgentView, set_harness: ServerAction<SetAgentHarness>) -> imp
                 " " <SourceTag source=agent.runtime.source/>
             </td>
             <td data-field="fallback" data-value=agent.fallback.value.as_str() data-source=source_name(agent.fallback.source)>
-                <FallbackSwitch agent=id current=agent.fallback.value source=agent.fallback.source runtime=agent.runtime.value set_harness/>
+                <Can need=Permission::Operate>
+                    <FallbackSwitch agent=id.clone() current=agent.fallback.value source=agent.fallback.source runtime=agent.runtime.value set_harness/>
+                </Can>
             </td>
         </tr>
     }

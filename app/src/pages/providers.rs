@@ -9,6 +9,9 @@ use engine::health::{
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
+use crate::auth::Can;
+use engine::identity::Permission;
+
 use crate::api::{get_providers, TestProvider};
 use crate::components::{duration_text, format_utc, live_tick, ErrorBanner};
 
@@ -94,53 +97,61 @@ fn ProviderCard(p: ProviderStatus, test: ServerAction<TestProvider>) -> impl Int
     let provider_id = p.id.clone();
     let cooldowns = p.cooldowns.clone();
     view! {
-        <article class="card provider" data-provider=p.id.clone()>
-            <header class="card-head">
-                <h2>{p.id.clone()}</h2>
-                <span class=badge_class data-testid="health">{badge_text}</span>
-                <span class="muted">{format!("{:?}", p.kind).to_lowercase()} " · " {p.endpoint.clone()}</span>
-            </header>
-            <dl class="facts">
-                <dt>"Circuit"</dt><dd data-testid="circuit">{circuit}</dd>
-                <dt>"Last hour"</dt>
-                <dd>{p.calls_last_hour} " calls, " {p.succeeded_last_hour} " succeeded · " {failures}</dd>
-                <dt>"In flight"</dt><dd>{p.in_flight} " of " {p.concurrency}</dd>
-            </dl>
-            <table class="models">
-                <thead><tr><th scope="col">"Model"</th><th scope="col">"State"</th><th scope="col"></th></tr></thead>
-                <tbody>
-                    {p.models.into_iter().map(|model| {
-                        let provider_id = provider_id.clone();
-                        let cooling = cooldowns.iter().find(|c| c.model == model).cloned();
-                        let state = match cooling {
-                            Some(c) => view! {
-                                <span class="badge warn">"cooling down"</span> " "
-                                <span data-testid="cooldown-left">{duration_text(c.left_ms)} " left"</span>
-                                <span class="muted">" (until " {format_utc(c.until_ms)} ") · "</span>
-                                <code>{c.reason.clone()}</code>
-                                <div class="detail">{c.detail.clone()}</div>
-                            }.into_any(),
-                            None => view! { <span class="muted">"available"</span> }.into_any(),
-                        };
-                        let (row_model, shown_model) = (model.clone(), model.clone());
-                        view! {
-                            <tr data-model=row_model>
-                                <td><code>{shown_model}</code></td>
-                                <td>{state}</td>
-                                <td>
-                                    <ActionForm action=test>
-                                        <input type="hidden" name="provider" value=provider_id/>
-                                        <input type="hidden" name="model" value=model/>
-                                        <button type="submit" class="button" disabled=move || test.pending().get()>"Test call"</button>
-                                    </ActionForm>
-                                </td>
-                            </tr>
-                        }
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </article>
+            <article class="card provider" data-provider=p.id.clone()>
+                <header class="card-head">
+                    <h2>{p.id.clone()}</h2>
+                    <span class=badge_class data-testid="health">{badge_text}</span>
+                    <span class="muted">{format!("{:?}", p.kind).to_lowercase()} " · " {p.endpoint.clone()}</span>
+                </header>
+                <dl class="facts">
+                    <dt>"Circuit"</dt><dd data-testid="circuit">{circuit}</dd>
+                    <dt>"Last hour"</dt>
+                    <dd>{p.calls_last_hour} " calls, " {p.succeeded_last_hour} " succeeded · " {failures}</dd>
+                    <dt>"In flight"</dt><dd>{p.in_flight} " of " {p.concurrency}</dd>
+                </dl>
+                <table class="models">
+                    <thead><tr><th scope="col">"Model"</th><th scope="col">"State"</th><th scope="col"></th></tr></thead>
+                    <tbody>
+                        {p.models.into_iter().map(|model| {
+                            let provider_id = provider_id.clone();
+                            let cooling = cooldowns.iter().find(|c| c.model == model).cloned();
+                            let state = match cooling {
+                                Some(c) => view! {
+                                    <span class="badge warn">"cooling down"</span> " "
+                                    <span data-testid="cooldown-left">{duration_text(c.left_ms)} " left"</span>
+                                    <span class="muted">" (until " {format_utc(c.until_ms)} ") · "</span>
+                                    <code>{c.reason.clone()}</code>
+                                    <div class="detail">{c.detail.clone()}</div>
+                                }.into_any(),
+                                None => view! { <span class="muted">"available"</span> }.into_any(),
+                            };
+                            let (row_model, shown_model) = (model.clone(), model.clone());
+                            view! {
+                                <tr data-model=row_model>
+                                    <td><code>{shown_model}</code></td>
+                                    <td>{state}</td>
+                                    <td>
+                                        <Can need=Permission::Operate>
+                                            {
+     let provider_id = provider_id.clone();
+     let model = model.clone();
+     view! {
+    <ActionForm action=test>
+                                                <input type="hidden" name="provider" value=provider_id/>
+                                                <input type="hidden" name="model" value=model/>
+                                                <button type="submit" class="button" disabled=move || test.pending().get()>"Test call"</button>
+                                            </ActionForm>
     }
+    }
+                                        </Can>
+                                    </td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </article>
+        }
 }
 
 #[component]

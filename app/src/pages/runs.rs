@@ -4,6 +4,9 @@
 use engine::runs::{RunDetail, RunPage, RunRecord, RunStatus};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
+
+use crate::auth::Can;
+use engine::identity::Permission;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{get_run, get_runs, CancelRun};
@@ -164,62 +167,69 @@ fn RunView(detail: RunDetail, cancel: ServerAction<CancelRun>) -> impl IntoView 
     let cancellable = !run.status.is_final();
     let run_id = run.run_id.clone();
     view! {
-        <section class="page-head"><div>
-            <h1><code>{run.run_id.clone()}</code> " " <StatusBadge status=run.status/></h1>
-            <p class="lede">"Job " <a href=format!("/runs?job={}", run.job_id)>{run.job_id.clone()}</a>
-                " · agent " <a href=format!("/agents/{}", run.agent_id)>{run.agent_id.clone()}</a>
-                " · " {run.trigger.as_str()} " · lane " <code>{run.lane.clone()}</code></p>
-        </div>
-        {cancellable.then(|| view! {
-            <ActionForm action=cancel>
-                <input type="hidden" name="run" value=run_id/>
-                <button type="submit" class="button">"Cancel run"</button>
-            </ActionForm>
-        })}
-        </section>
-        {run.error.clone().map(|e| view! {
-            <div class="banner banner-error"><strong>{run.error_class.clone().unwrap_or_default()}</strong> " " {e}</div>
-        })}
-        {run.note.clone().map(|n| view! { <div class="banner" data-testid="run-note">{n}</div> })}
-        <section class="card">
-            <dl class="facts">
-                <dt>"Queued"</dt><dd>{format_utc(run.queued_at_ms)}
-                    {run.queue_ahead.map(|n| format!(" · {n} ahead in its lane"))}</dd>
-                <dt>"Started"</dt><dd>{run.started_at_ms.map(format_utc)}
-                    {run.lane_wait_ms.map(|w| format!(" · waited {}", duration_text(w)))}</dd>
-                <dt>"Finished"</dt><dd>{run.finished_at_ms.map(format_utc)}
-                    {run.duration_ms.map(|d| format!(" · took {}", duration_text(d)))}</dd>
-                <dt>"Served by"</dt><dd>{run.model.clone()} " " {run.harness.clone()}
-                    {run.fallback_used.then_some(" · fallback used")}</dd>
-                <dt>"Tokens"</dt><dd>{run.input_tokens} " in / " {run.output_tokens} " out · " {run.attempts} " attempts"</dd>
-                <dt>"Owner"</dt><dd><code>{run.owner.clone()}</code></dd>
-            </dl>
-        </section>
-        <section class="card">
-            <header class="card-head"><h2>"Attempts"</h2></header>
-            <DecisionTimeline decisions/>
-        </section>
-        <section class="card">
-            <header class="card-head"><h2>"Log"</h2><span class="muted">"lines that named this run"</span></header>
-            <ol class="run-log">
-                {logs.into_iter().map(|l| view! {
-                    <li><span class="kind">{l.level}</span> <pre>{format_utc(l.at_ms)} " " {l.line}</pre></li>
-                }).collect_view()}
-            </ol>
-        </section>
-        <section class="card">
-            <header class="card-head"><h2>"Transcript"</h2></header>
-            <ol class="transcript">
-                {transcript.into_iter().map(|e| {
-                    let kind = e["kind"].as_str().unwrap_or("").to_owned();
-                    let body = &e["body"];
-                    let text = body["text"].as_str().map(str::to_owned)
-                        .or_else(|| body["content"].as_str().map(str::to_owned))
-                        .or_else(|| body["message"].as_str().map(str::to_owned))
-                        .unwrap_or_else(|| body.to_string());
-                    view! { <li class=format!("entry {kind}")><span class="kind">{kind.clone()}</span> <pre>{text}</pre></li> }
-                }).collect_view()}
-            </ol>
-        </section>
-    }
+            <section class="page-head"><div>
+                <h1><code>{run.run_id.clone()}</code> " " <StatusBadge status=run.status/></h1>
+                <p class="lede">"Job " <a href=format!("/runs?job={}", run.job_id)>{run.job_id.clone()}</a>
+                    " · agent " <a href=format!("/agents/{}", run.agent_id)>{run.agent_id.clone()}</a>
+                    " · " {run.trigger.as_str()} " · lane " <code>{run.lane.clone()}</code></p>
+            </div>
+            {cancellable.then(|| view! {
+                <Can need=Permission::Operate>
+                    {
+                        let run_id = run_id.clone();
+                        view! {
+    <ActionForm action=cancel>
+                        <input type="hidden" name="run" value=run_id/>
+                        <button type="submit" class="button">"Cancel run"</button>
+                    </ActionForm>
+                        }
+                    }
+                </Can>
+            })}
+            </section>
+            {run.error.clone().map(|e| view! {
+                <div class="banner banner-error"><strong>{run.error_class.clone().unwrap_or_default()}</strong> " " {e}</div>
+            })}
+            {run.note.clone().map(|n| view! { <div class="banner" data-testid="run-note">{n}</div> })}
+            <section class="card">
+                <dl class="facts">
+                    <dt>"Queued"</dt><dd>{format_utc(run.queued_at_ms)}
+                        {run.queue_ahead.map(|n| format!(" · {n} ahead in its lane"))}</dd>
+                    <dt>"Started"</dt><dd>{run.started_at_ms.map(format_utc)}
+                        {run.lane_wait_ms.map(|w| format!(" · waited {}", duration_text(w)))}</dd>
+                    <dt>"Finished"</dt><dd>{run.finished_at_ms.map(format_utc)}
+                        {run.duration_ms.map(|d| format!(" · took {}", duration_text(d)))}</dd>
+                    <dt>"Served by"</dt><dd>{run.model.clone()} " " {run.harness.clone()}
+                        {run.fallback_used.then_some(" · fallback used")}</dd>
+                    <dt>"Tokens"</dt><dd>{run.input_tokens} " in / " {run.output_tokens} " out · " {run.attempts} " attempts"</dd>
+                    <dt>"Owner"</dt><dd><code>{run.owner.clone()}</code></dd>
+                </dl>
+            </section>
+            <section class="card">
+                <header class="card-head"><h2>"Attempts"</h2></header>
+                <DecisionTimeline decisions/>
+            </section>
+            <section class="card">
+                <header class="card-head"><h2>"Log"</h2><span class="muted">"lines that named this run"</span></header>
+                <ol class="run-log">
+                    {logs.into_iter().map(|l| view! {
+                        <li><span class="kind">{l.level}</span> <pre>{format_utc(l.at_ms)} " " {l.line}</pre></li>
+                    }).collect_view()}
+                </ol>
+            </section>
+            <section class="card">
+                <header class="card-head"><h2>"Transcript"</h2></header>
+                <ol class="transcript">
+                    {transcript.into_iter().map(|e| {
+                        let kind = e["kind"].as_str().unwrap_or("").to_owned();
+                        let body = &e["body"];
+                        let text = body["text"].as_str().map(str::to_owned)
+                            .or_else(|| body["content"].as_str().map(str::to_owned))
+                            .or_else(|| body["message"].as_str().map(str::to_owned))
+                            .unwrap_or_else(|| body.to_string());
+                        view! { <li class=format!("entry {kind}")><span class="kind">{kind.clone()}</span> <pre>{text}</pre></li> }
+                    }).collect_view()}
+                </ol>
+            </section>
+        }
 }

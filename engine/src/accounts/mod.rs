@@ -12,13 +12,12 @@
 mod secret;
 mod throttle;
 
-use serde::{Deserialize, Serialize};
-
 use crate::clock::SharedClock;
-use crate::identity::{Actor, Principal, Role, Scope};
+use crate::identity::{Actor, Principal, Role};
 use crate::store::{SessionRow, Store, TokenRow, UserRow};
 use crate::{Error, Result};
 
+pub use crate::identity::{NewToken, TokenInfo, TokenRequest, UserInfo};
 pub use secret::{hash_secret, random_secret};
 pub use throttle::LoginThrottle;
 
@@ -48,60 +47,6 @@ const TOUCH_EVERY_MS: i64 = 60_000;
 /// password is a denial of service, not a password.
 const MAX_PASSWORD: usize = 1_024;
 const MIN_PASSWORD: usize = 12;
-
-/// A user as shown to admins (no hash).
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UserInfo {
-    pub name: String,
-    pub role: Role,
-    pub disabled: bool,
-    /// `password`, or `oidc:<issuer>`.
-    pub source: String,
-    pub created_at_ms: i64,
-}
-
-/// A token as shown to admins: never its secret.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenInfo {
-    pub id: String,
-    pub name: String,
-    pub role: Role,
-    pub scope: Scope,
-    pub created_by: String,
-    pub created_at_ms: i64,
-    pub expires_at_ms: Option<i64>,
-    pub revoked_at_ms: Option<i64>,
-    pub last_used_ms: Option<i64>,
-}
-
-/// A token just created: the only time its secret is shown.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NewToken {
-    pub token: TokenInfo,
-    /// `sy_<id>_<secret>`: send as `Authorization: Bearer …` or
-    /// `SWITCHYARD_TOKEN`. Not stored; shown once.
-    pub secret: String,
-}
-
-/// What a new token may do.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TokenRequest {
-    pub name: String,
-    pub role: Role,
-    #[serde(default)]
-    pub scope: Scope,
-    /// Days until it stops working; `None` never expires.
-    #[serde(default)]
-    pub expires_in_days: Option<u32>,
-}
 
 /// A session just started: the cookie value, shown once.
 #[derive(Debug, Clone)]
@@ -296,8 +241,7 @@ impl Accounts {
             .await?;
         Ok(NewSession {
             secret,
-            actor: Actor::user(&user.name, user.role()?)
-                .with_address(address.map(str::to_owned)),
+            actor: Actor::user(&user.name, user.role()?).with_address(address.map(str::to_owned)),
             expires_at_ms,
         })
     }

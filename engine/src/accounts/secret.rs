@@ -21,7 +21,11 @@ pub fn hash_secret(secret: &str) -> String {
 
 /// Compares two hashes in time independent of where they differ.
 pub(super) fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// argon2id with the crate's defaults, off the async runtime (tens of ms).

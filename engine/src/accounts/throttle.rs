@@ -22,7 +22,10 @@ pub struct LoginThrottle {
 
 /// The keys a login attempt counts against: its user name and its address.
 pub(super) fn keys(name: &str, address: Option<&str>) -> Vec<String> {
-    let mut keys = vec![format!("user:{}", name.chars().take(128).collect::<String>())];
+    let mut keys = vec![format!(
+        "user:{}",
+        name.chars().take(128).collect::<String>()
+    )];
     if let Some(address) = address {
         keys.push(format!("addr:{address}"));
     }

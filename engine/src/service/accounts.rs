@@ -1,8 +1,9 @@
 //! Users, API tokens, console sessions and the audit log.
 
 use super::Services;
-use crate::accounts::{NewSession, NewToken, TokenInfo, TokenRequest, UserInfo};
+use crate::accounts::NewSession;
 use crate::identity::{Actor, Permission, Role};
+use crate::identity::{NewToken, TokenInfo, TokenRequest, UserInfo};
 use crate::store::{AuditEvent, AuditFilter};
 use crate::Result;
 
@@ -35,7 +36,11 @@ impl Services {
             .with_address(address.map(str::to_owned));
         let (outcome, detail, role) = match &result {
             Ok(session) => ("ok".to_owned(), String::new(), Some(session.actor.role)),
-            Err(e) => (super::kind_name(e.kind()).to_owned(), super::audit_detail(e), None),
+            Err(e) => (
+                super::kind_name(e.kind()).to_owned(),
+                super::audit_detail(e),
+                None,
+            ),
         };
         let mut actor = tried;
         if let Some(role) = role {
@@ -64,7 +69,10 @@ impl Services {
             .with_address(address.map(str::to_owned));
         let (outcome, detail) = match &result {
             Ok(_) => ("ok".to_owned(), format!("via {source}")),
-            Err(e) => (super::kind_name(e.kind()).to_owned(), super::audit_detail(e)),
+            Err(e) => (
+                super::kind_name(e.kind()).to_owned(),
+                super::audit_detail(e),
+            ),
         };
         self.record(&actor, "login.sso", "console", &outcome, &detail)
             .await;
@@ -73,8 +81,14 @@ impl Services {
 
     pub async fn logout(&self, actor: &Actor, session_secret: &str) -> Result<()> {
         let result = self.accounts.logout(session_secret).await;
-        self.record(actor, "logout", "console", if result.is_ok() { "ok" } else { "internal" }, "")
-            .await;
+        self.record(
+            actor,
+            "logout",
+            "console",
+            if result.is_ok() { "ok" } else { "internal" },
+            "",
+        )
+        .await;
         result
     }
 
@@ -106,23 +120,33 @@ impl Services {
         disabled: Option<bool>,
     ) -> Result<()> {
         let target = crate::identity::printable(name);
-        self.audited(actor, Permission::Administer, "user.update", &target, async {
-            if let Some(role) = role {
-                self.accounts.set_role(name, role).await?;
-            }
-            if let Some(disabled) = disabled {
-                self.accounts.set_disabled(name, disabled).await?;
-            }
-            Ok(())
-        })
+        self.audited(
+            actor,
+            Permission::Administer,
+            "user.update",
+            &target,
+            async {
+                if let Some(role) = role {
+                    self.accounts.set_role(name, role).await?;
+                }
+                if let Some(disabled) = disabled {
+                    self.accounts.set_disabled(name, disabled).await?;
+                }
+                Ok(())
+            },
+        )
         .await
     }
 
     pub async fn set_password(&self, actor: &Actor, name: &str, password: &str) -> Result<()> {
         let target = crate::identity::printable(name);
-        self.audited(actor, Permission::Administer, "user.password", &target, async {
-            self.accounts.set_password(name, password).await
-        })
+        self.audited(
+            actor,
+            Permission::Administer,
+            "user.password",
+            &target,
+            async { self.accounts.set_password(name, password).await },
+        )
         .await
     }
 
@@ -133,21 +157,33 @@ impl Services {
 
     pub async fn create_token(&self, actor: &Actor, request: &TokenRequest) -> Result<NewToken> {
         let target = crate::identity::printable(&request.name);
-        self.audited(actor, Permission::Administer, "token.create", &target, async {
-            self.accounts.create_token(actor, request).await
-        })
+        self.audited(
+            actor,
+            Permission::Administer,
+            "token.create",
+            &target,
+            async { self.accounts.create_token(actor, request).await },
+        )
         .await
     }
 
     pub async fn revoke_token(&self, actor: &Actor, id: &str) -> Result<()> {
         let target = crate::identity::printable(id);
-        self.audited(actor, Permission::Administer, "token.revoke", &target, async {
-            self.accounts.revoke_token(id).await
-        })
+        self.audited(
+            actor,
+            Permission::Administer,
+            "token.revoke",
+            &target,
+            async { self.accounts.revoke_token(id).await },
+        )
         .await
     }
 
-    pub async fn audit_events(&self, actor: &Actor, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
+    pub async fn audit_events(
+        &self,
+        actor: &Actor,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditEvent>> {
         actor.require(Permission::Administer)?;
         self.store().audit_events(filter).await
     }

@@ -24,7 +24,8 @@ impl Services {
     pub async fn fleet_view(&self, actor: &Actor) -> Result<FleetView> {
         actor.require(Permission::Read)?;
         let mut view = self.fleet.view().await?;
-        view.agents.retain(|a| actor.scope.allows_agent(a.agent.id.as_str()));
+        view.agents
+            .retain(|a| actor.scope.allows_agent(a.agent.id.as_str()));
         Ok(view)
     }
 

@@ -51,12 +51,18 @@ impl Services {
         body: &Value,
         message: &str,
     ) -> Result<Committed> {
-        self.audited(actor, Permission::Administer, "config.put", "config", async {
-            require_whole_config(actor, Permission::Administer)?;
-            self.fleet
-                .put_config(base_hash, body, &actor.name(), message)
-                .await
-        })
+        self.audited(
+            actor,
+            Permission::Administer,
+            "config.put",
+            "config",
+            async {
+                require_whole_config(actor, Permission::Administer)?;
+                self.fleet
+                    .put_config(base_hash, body, &actor.name(), message)
+                    .await
+            },
+        )
         .await
     }
 
@@ -68,13 +74,19 @@ impl Services {
         text: &str,
         message: &str,
     ) -> Result<Committed> {
-        self.audited(actor, Permission::Administer, "config.put", "config", async {
-            require_whole_config(actor, Permission::Administer)?;
-            let body = crate::config::parse_text(text)?;
-            self.fleet
-                .put_config(base_hash, &body, &actor.name(), message)
-                .await
-        })
+        self.audited(
+            actor,
+            Permission::Administer,
+            "config.put",
+            "config",
+            async {
+                require_whole_config(actor, Permission::Administer)?;
+                let body = crate::config::parse_text(text)?;
+                self.fleet
+                    .put_config(base_hash, &body, &actor.name(), message)
+                    .await
+            },
+        )
         .await
     }
 
@@ -105,10 +117,16 @@ impl Services {
         base_hash: Option<&str>,
     ) -> Result<Committed> {
         let target = format!("revision #{to}");
-        self.audited(actor, Permission::Administer, "config.rollback", &target, async {
-            require_whole_config(actor, Permission::Administer)?;
-            self.fleet.rollback(to, base_hash, &actor.name()).await
-        })
+        self.audited(
+            actor,
+            Permission::Administer,
+            "config.rollback",
+            &target,
+            async {
+                require_whole_config(actor, Permission::Administer)?;
+                self.fleet.rollback(to, base_hash, &actor.name()).await
+            },
+        )
         .await
     }
 
@@ -130,8 +148,14 @@ impl Services {
         if dry_run {
             work.await
         } else {
-            self.audited(actor, Permission::Administer, "config.import", "openclaw", work)
-                .await
+            self.audited(
+                actor,
+                Permission::Administer,
+                "config.import",
+                "openclaw",
+                work,
+            )
+            .await
         }
     }
 

@@ -24,28 +24,37 @@ impl Services {
         model: Option<&str>,
     ) -> Result<TestCallReport> {
         let target = format!("{provider}/{}", model.unwrap_or("(first)"));
-        self.audited(actor, Permission::Operate, "provider.test", &target, async {
-            let config = self.fleet.config().await?;
-            let configured = config
-                .providers
-                .get(provider)
-                .ok_or_else(|| Error::NotFound {
-                    what: "provider",
-                    id: crate::identity::printable(provider),
-                })?;
-            let model = match model.map(str::to_owned).or_else(|| configured.models.first().cloned()) {
-                Some(model) => model,
-                None => {
-                    return Err(Error::invalid(
-                        "model",
-                        format!("provider `{provider}` lists no models"),
-                    ))
-                }
-            };
-            self.router
-                .test_model(&config, &format!("{provider}/{model}"))
-                .await
-        })
+        self.audited(
+            actor,
+            Permission::Operate,
+            "provider.test",
+            &target,
+            async {
+                let config = self.fleet.config().await?;
+                let configured = config
+                    .providers
+                    .get(provider)
+                    .ok_or_else(|| Error::NotFound {
+                        what: "provider",
+                        id: crate::identity::printable(provider),
+                    })?;
+                let model = match model
+                    .map(str::to_owned)
+                    .or_else(|| configured.models.first().cloned())
+                {
+                    Some(model) => model,
+                    None => {
+                        return Err(Error::invalid(
+                            "model",
+                            format!("provider `{provider}` lists no models"),
+                        ))
+                    }
+                };
+                self.router
+                    .test_model(&config, &format!("{provider}/{model}"))
+                    .await
+            },
+        )
         .await
     }
 

@@ -250,11 +250,14 @@ impl Store {
 
     pub async fn token(&self, token_id: &str) -> Result<Option<TokenRow>> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_token WHERE token_id = $1");
-        Ok(with_pool!(self, pool => sqlx::query_as(&sql).bind(token_id).fetch_optional(pool).await)?)
+        Ok(
+            with_pool!(self, pool => sqlx::query_as(&sql).bind(token_id).fetch_optional(pool).await)?,
+        )
     }
 
     pub async fn tokens(&self) -> Result<Vec<TokenRow>> {
-        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_token ORDER BY created_at_ms DESC, token_id");
+        let sql =
+            format!("SELECT {TOKEN_COLUMNS} FROM api_token ORDER BY created_at_ms DESC, token_id");
         Ok(with_pool!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await)?)
     }
 

@@ -1,29 +1,10 @@
 //! The audit log: append-only (the database refuses updates and deletes).
 
 use serde::{Deserialize, Serialize};
-use sqlx::FromRow;
 
 use super::{with_pool, Store};
+pub use crate::identity::AuditEvent;
 use crate::Result;
-
-/// One audited event.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, FromRow)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditEvent {
-    pub audit_id: i64,
-    pub at_ms: i64,
-    /// `user:alice`, `token:ci`, `anonymous` (a failed login), `switchyard`.
-    pub actor: String,
-    pub role: Option<String>,
-    pub address: Option<String>,
-    /// `config.put`, `job.run`, `login`, `token.create`, …
-    pub action: String,
-    pub target: String,
-    /// `ok`, or the error's kind (`forbidden`, `invalid`, `conflict`, …).
-    pub result: String,
-    pub detail: String,
-}
 
 /// What to append; the id and time come from the store and the clock.
 #[derive(Debug, Clone)]

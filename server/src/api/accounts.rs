@@ -6,8 +6,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
-use engine::accounts::{NewToken, TokenInfo, TokenRequest, UserInfo};
 use engine::identity::Role;
+use engine::identity::{NewToken, TokenInfo, TokenRequest, UserInfo};
 use engine::store::{AuditEvent, AuditFilter};
 use serde::Deserialize;
 

@@ -104,7 +104,10 @@ pub(super) async fn export(
                 other => {
                     return Err(ApiError::BadParam {
                         path: "shape",
-                        message: format!("unknown shape `{}`; use older or newer", other.escape_debug()),
+                        message: format!(
+                            "unknown shape `{}`; use older or newer",
+                            other.escape_debug()
+                        ),
                     })
                 }
             };

@@ -72,7 +72,13 @@ mod tests {
     #[test]
     fn next_stays_on_this_server() {
         assert_eq!(safe_next(Some("/runs?agent=qa")), "/runs?agent=qa");
-        for bad in ["//evil.example", "https://evil.example", "/\\evil", "/a\nb", "x"] {
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "/a\nb",
+            "x",
+        ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }
         assert_eq!(safe_next(None), "/");

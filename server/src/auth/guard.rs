@@ -171,14 +171,23 @@ mod tests {
             Err(Refusal::UnknownHost(_))
         ));
         for bad in [
-            vec![("host", "127.0.0.1:3000"), ("origin", "http://evil.example")],
+            vec![
+                ("host", "127.0.0.1:3000"),
+                ("origin", "http://evil.example"),
+            ],
             vec![("host", "127.0.0.1:3000"), ("origin", "null")],
             vec![("host", "127.0.0.1:3000"), ("sec-fetch-site", "cross-site")],
             vec![("host", "127.0.0.1:3000"), ("sec-fetch-site", "same-site")],
-            vec![("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3001")],
+            vec![
+                ("host", "127.0.0.1:3000"),
+                ("origin", "http://127.0.0.1:3001"),
+            ],
         ] {
             assert!(
-                matches!(check(&o, &Method::POST, &headers(&bad)), Err(Refusal::CrossSite(_))),
+                matches!(
+                    check(&o, &Method::POST, &headers(&bad)),
+                    Err(Refusal::CrossSite(_))
+                ),
                 "{bad:?}"
             );
         }

@@ -21,9 +21,7 @@ pub async fn identify(State(state): State<AppState>, mut req: Request, next: Nex
         Err(e) => return ApiError::Engine(e).into_response(),
     };
     let identity = Identity {
-        actor: identity
-            .actor
-            .map(|a| a.with_address(address.clone())),
+        actor: identity.actor.map(|a| a.with_address(address.clone())),
         session: identity.session,
     };
     // The console's server functions read the actor itself (the app crate

@@ -32,10 +32,11 @@ pub struct LoginForm {
 
 async fn login(State(state): State<AppState>, req: Request) -> Response {
     let address = client_address(&req);
-    let Form(form) = match <Form<LoginForm> as axum::extract::FromRequest<()>>::from_request(req, &()).await {
-        Ok(form) => form,
-        Err(e) => return (StatusCode::BAD_REQUEST, format!("login form: {e}")).into_response(),
-    };
+    let Form(form) =
+        match <Form<LoginForm> as axum::extract::FromRequest<()>>::from_request(req, &()).await {
+            Ok(form) => form,
+            Err(e) => return (StatusCode::BAD_REQUEST, format!("login form: {e}")).into_response(),
+        };
     let next = safe_next(form.next.as_deref());
     match state
         .services

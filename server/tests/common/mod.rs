@@ -119,7 +119,10 @@ impl Api {
     /// allowed to), as a client that sends it.
     pub async fn token_client(&self, name: &str, role: &str) -> Api {
         let (status, body) = self
-            .post_json("/api/v1/tokens", serde_json::json!({"name": name, "role": role}))
+            .post_json(
+                "/api/v1/tokens",
+                serde_json::json!({"name": name, "role": role}),
+            )
             .await;
         assert_eq!(status, 201, "{body}");
         Api::with_token(&self.base, body["secret"].as_str().unwrap())

@@ -62,6 +62,21 @@ pub enum Command {
         #[command(flatten)]
         server: crate::config_cli::ServerArgs,
     },
+    /// Console users: list, add, passwd, disable, enable (on the database
+    /// directly; how a locked-out operator gets back in).
+    Users {
+        #[command(subcommand)]
+        command: crate::users_cli::UsersCommand,
+        #[command(flatten)]
+        store: crate::users_cli::StoreArgs,
+    },
+    /// API tokens: list, create (the secret is printed once), revoke.
+    Tokens {
+        #[command(subcommand)]
+        command: crate::users_cli::TokensCommand,
+        #[command(flatten)]
+        store: crate::users_cli::StoreArgs,
+    },
     /// Fault-injection tools: a scripted OpenAI-compatible provider and a
     /// stand-in Codex app-server.
     Sim {
@@ -147,5 +162,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sim { command } => crate::sim_cli::run(command).await,
         Command::Cron { command, server } => crate::cron_cli::run(command, server).await,
         Command::Doctor { json, server } => crate::doctor_cli::run(json, server).await,
+        Command::Users { command, store } => crate::users_cli::run_users(command, store).await,
+        Command::Tokens { command, store } => crate::users_cli::run_tokens(command, store).await,
     }
 }

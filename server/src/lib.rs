@@ -15,5 +15,6 @@ pub mod settings;
 pub mod sim_cli;
 pub mod state;
 pub mod telemetry;
+pub mod users_cli;
 
 pub use state::AppState;

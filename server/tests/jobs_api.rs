@@ -3,24 +3,9 @@
 
 mod common;
 
-use common::TestServer;
+use common::{until_finished, TestServer};
 use serde_json::{json, Value};
 use std::time::Duration;
-
-/// Polls a run until it has ended: waiting on the event, not timing it.
-async fn until_finished(server: &TestServer, run_id: &str) -> Value {
-    for _ in 0..400 {
-        let detail = server
-            .get_json(&format!("/api/v1/runs/{}", enc(run_id)))
-            .await;
-        let status = detail["run"]["status"].as_str().unwrap_or("").to_owned();
-        if !matches!(status.as_str(), "queued" | "running") {
-            return detail;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("run {run_id} did not finish");
-}
 
 fn enc(s: &str) -> String {
     s.replace(':', "%3A").replace('/', "%2F")

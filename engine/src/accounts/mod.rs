@@ -75,6 +75,10 @@ impl Accounts {
         }
     }
 
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     pub fn policy(&self) -> SessionPolicy {
         self.policy
     }

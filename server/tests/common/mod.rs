@@ -279,3 +279,18 @@ impl Drop for ServeProcess {
         self.kill();
     }
 }
+
+/// Polls a run until it has ended (a state change a test in another
+/// process cannot subscribe to), failing after 10 s.
+pub async fn until_finished(server: &Api, run_id: &str) -> Value {
+    let path = format!("/api/v1/runs/{}", engine::runs::encode_segment(run_id));
+    for _ in 0..400 {
+        let detail = server.get_json(&path).await;
+        let status = detail["run"]["status"].as_str().unwrap_or("").to_owned();
+        if !matches!(status.as_str(), "queued" | "running") {
+            return detail;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("run {run_id} did not finish");
+}

@@ -132,16 +132,34 @@ pub struct AgentPageData {
     pub models: Vec<String>,
     /// The revision the page shows; a save based on it conflicts if it moved.
     pub base_hash: String,
+    /// What the agent's `sandbox` means for `exec` on this host.
+    pub exec_sandbox: ExecSandboxLine,
+}
+
+/// The effective `exec` sandbox as the server's kernel enforces it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ExecSandboxLine {
+    /// e.g. `landlock (ABI 7): writes limited to workspace + tmp`, or why it
+    /// cannot be enforced.
+    pub text: String,
+    /// `exec` runs (confined, or unconfined by choice); false: it refuses.
+    pub runs: bool,
 }
 
 #[server(prefix = "/console/fn", endpoint = "agent_page")]
 pub async fn get_agent_page(agent: String) -> Result<AgentPageData, AppError> {
     let (services, actor) = ssr::caller()?;
     let page = services.agent_page(&actor, &agent).await?;
+    // The host's kernel decides what `landlock` means; only the server knows.
+    let sandbox = engine::agent::sandbox::describe(page.view.agent.sandbox.value);
     Ok(AgentPageData {
         view: page.view,
         models: page.models,
         base_hash: page.base_hash,
+        exec_sandbox: ExecSandboxLine {
+            text: sandbox.text,
+            runs: sandbox.runs,
+        },
     })
 }
 

@@ -5,6 +5,11 @@ test("reorder builder's chain and save it", async ({ page, request }) => {
   await hydrated(page);
   await page.locator('tr[data-agent="builder"]').getByRole("link", { name: "Builder" }).click();
   await expect(page.getByRole("heading", { name: "Builder" })).toBeVisible();
+  // What confines exec on this host, and where the setting comes from.
+  const sandbox = page.locator('dd[data-field="sandbox"]');
+  await expect(sandbox).toHaveAttribute("data-value", "landlock");
+  await expect(sandbox).toContainText(/landlock \(ABI \d+\): writes limited to workspace \+ tmp|landlock cannot be enforced/);
+  await expect(sandbox.locator(".src")).toHaveText("built-in");
   const items = page.locator("ol.chain-editor li");
   await expect(items).toHaveCount(4);
 

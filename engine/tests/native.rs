@@ -156,7 +156,33 @@ async fn a_broken_stream_keeps_its_partial_output(db: &TestDb) {
     assert!(!partial.body["text"].as_str().unwrap().is_empty());
 }
 
+/// A provider key in the server's environment never reaches a command, so
+/// never its output, so never the transcript; the run's commands share one
+/// TMPDIR, removed when the run ends.
+async fn the_transcript_holds_nothing_of_the_servers_environment(db: &TestDb) {
+    const CANARY: &str = "SWITCHYARD_TEST_TRANSCRIPT_CANARY_41B7";
+    std::env::set_var(CANARY, "sk-transcript-canary-e02c");
+    let rig = rig(
+        db,
+        r#"tool(exec, {"command": "env; echo $TMPDIR > tmpdir; touch $TMPDIR/kept"}), tool(exec, {"command": "ls $TMPDIR"}), reply(done)"#,
+    )
+    .await;
+    let outcome = rig.run("native-env", None).await;
+    assert_eq!(outcome.end, RunEnd::Answered("done".into()));
+    let transcript = rig.router.store().transcript("native-env").await.unwrap();
+    let text =
+        serde_json::to_string(&transcript.iter().map(|e| &e.body).collect::<Vec<_>>()).unwrap();
+    assert!(text.contains("HOME="), "{text}");
+    assert!(!text.contains("sk-transcript-canary"), "{text}");
+    assert!(!text.contains(CANARY), "{text}");
+    let second = transcript[5].body["content"].as_str().unwrap();
+    assert!(second.contains("kept"), "{second}");
+    let tmpdir = std::fs::read_to_string(rig.dir.path().join("ws/tmpdir")).unwrap();
+    assert!(!std::path::Path::new(tmpdir.trim()).exists(), "{tmpdir}");
+}
+
 on_both_backends!(
+    the_transcript_holds_nothing_of_the_servers_environment,
     tools_run_in_the_workspace_and_the_transcript_is_kept,
     max_turns_ends_a_tool_loop,
     a_broken_stream_keeps_its_partial_output,

@@ -563,3 +563,44 @@ async fn fallback_codex_restarts_the_process_once() {
     );
     assert_eq!(served, Some((SPARK.to_owned(), "codex".to_owned())));
 }
+
+/// The app-server runs the model's shell commands with the environment it
+/// was given, so it must get none of the server's secrets: only `PATH`,
+/// `HOME`, `CODEX_HOME`, its own logging switches and the key variable of the
+/// candidate's provider.
+#[tokio::test]
+async fn the_app_server_gets_only_its_providers_key_from_the_servers_environment() {
+    const CANARY: &str = "SWITCHYARD_TEST_CODEX_CANARY_7C1D";
+    std::env::set_var(CANARY, "sk-codex-canary-3b9f");
+    std::env::set_var("ACME_API_KEY", "acme-key-for-the-test");
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("codex-home/builder/sim-codex.pid");
+    let home = dir.path().to_owned();
+    let task = tokio::spawn(async move { attempt(&home, sim("stall"), "acme/acme-coder").await });
+    let pid: i32 = wait_for(|| std::fs::read_to_string(&pid_file).ok()?.trim().parse().ok()).await;
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    task.abort();
+    let _ = task.await;
+
+    let environ = String::from_utf8(environ).unwrap();
+    assert!(!environ.contains("sk-codex-canary"), "{environ}");
+    let vars: std::collections::BTreeMap<&str, &str> = environ
+        .split('\0')
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    let names: Vec<&str> = vars.keys().copied().collect();
+    assert_eq!(
+        names,
+        [
+            "ACME_API_KEY",
+            "CODEX_HOME",
+            "HOME",
+            "NO_COLOR",
+            "PATH",
+            "RUST_BACKTRACE",
+            "RUST_LOG"
+        ],
+        "{environ}"
+    );
+    assert_eq!(vars["ACME_API_KEY"], "acme-key-for-the-test");
+}

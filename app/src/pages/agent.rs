@@ -2,7 +2,7 @@
 //! (reorder, remove, add from the configured providers' models), the harness
 //! switch, and the reachability matrix of DESIGN §2.
 
-use engine::config::{AgentView, CandidateReach, Choice, Reach};
+use engine::config::{AgentView, CandidateReach, Choice, Reach, Sandbox};
 use leptos::prelude::*;
 
 use crate::auth::Can;
@@ -66,6 +66,11 @@ fn AgentDetail(
                     <Can need=Permission::Operate>
                         <FallbackSwitch agent=id.clone() current=agent.fallback.value source=agent.fallback.source runtime=agent.runtime.value set_harness/>
                     </Can>
+                </dd>
+                <dt>"exec sandbox"</dt>
+                <dd data-field="sandbox" data-value=agent.sandbox.value.as_str() data-runs=data.exec_sandbox.runs.to_string()>
+                    <span class=if data.exec_sandbox.runs && agent.sandbox.value == Sandbox::Landlock { "value" } else { "value warn" }>{data.exec_sandbox.text.clone()}</span>
+                    " " <SourceTag source=agent.sandbox.source/>
                 </dd>
                 <dt>"chain"</dt>
                 <dd><SourceTag source=agent.fallbacks.source/> " " <span class="muted">"(primary and fallbacks; saving sets them on this agent)"</span></dd>

@@ -1,5 +1,7 @@
 //! The `exec` tool's process handling (DESIGN §4): `sh -c <command>` in the
-//! workspace, in its own process group, with a timeout and an output cap.
+//! workspace, in its own process group, with a timeout and an output cap, a
+//! minimal environment and, unless the agent's `sandbox` is `none`, confined
+//! by Landlock to writing inside the workspace and its temp dir ([`sandbox`]).
 //!
 //! The whole process group is SIGKILLed when the command times out, when the
 //! shell exits (so background jobs such as `sleep 100 &` never outlive the call
@@ -7,13 +9,16 @@
 //! before it finished (the run was cancelled).
 
 use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 
+use super::sandbox;
 use super::workspace::Workspace;
+use crate::config::Sandbox;
 use crate::process::GroupGuard;
 
 /// After the deadline has passed and the group was killed, how long to keep
@@ -22,7 +27,7 @@ use crate::process::GroupGuard;
 /// processes are dead and their pipe ends closed.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
-/// Limits of one `exec` call.
+/// Limits and confinement of one `exec` call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecLimits {
     /// Wall time after which the process group is killed.
@@ -30,6 +35,11 @@ pub struct ExecLimits {
     /// Bytes kept of stdout and, separately, of stderr; the rest is read and
     /// discarded.
     pub output_cap_bytes: usize,
+    /// The agent's `sandbox`.
+    pub sandbox: Sandbox,
+    /// The command's `TMPDIR`, writable in the sandbox: the run's, so files
+    /// survive from one call to the next. `None`: a fresh one for the call.
+    pub tmp_dir: Option<PathBuf>,
 }
 
 impl Default for ExecLimits {
@@ -37,6 +47,8 @@ impl Default for ExecLimits {
         ExecLimits {
             timeout: Duration::from_secs(30),
             output_cap_bytes: 64 * 1024,
+            sandbox: Sandbox::BUILTIN,
+            tmp_dir: None,
         }
     }
 }
@@ -112,37 +124,73 @@ async fn read_some<R: AsyncRead + Unpin>(reader: &mut Option<R>, buf: &mut [u8])
     }
 }
 
-/// Runs `sh -c <command>` in the workspace root (stdin null, own process group)
-/// and returns what it did. Never fails: a shell that cannot be started is
+/// Runs `sh -c <command>` in the workspace root (stdin null, own process group,
+/// minimal environment, confined per `limits.sandbox`) and returns what it
+/// did. Never fails: a shell that cannot be started, or cannot be confined, is
 /// reported in [`ExecOutcome::stderr`] with no exit code.
 pub async fn exec(ws: &Workspace, command: &str, limits: &ExecLimits) -> ExecOutcome {
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + limits.timeout;
+    let not_started = |stderr: String| ExecOutcome {
+        exit_code: None,
+        signal: None,
+        stdout: String::new(),
+        stderr,
+        truncated: false,
+        timed_out: false,
+        duration: started.elapsed(),
+    };
 
-    let mut child = match Command::new("sh")
-        .arg("-c")
+    // Removed when the call ends; a run's own temp dir outlives it.
+    let call_tmp;
+    let tmp = match &limits.tmp_dir {
+        Some(dir) => dir.clone(),
+        None => match tempfile::Builder::new()
+            .prefix("switchyard-exec-")
+            .tempdir()
+        {
+            Ok(dir) => {
+                call_tmp = dir;
+                call_tmp.path().to_path_buf()
+            }
+            Err(e) => return not_started(format!("could not create the command's TMPDIR: {e}")),
+        },
+    };
+    let confinement = match sandbox::prepare(limits.sandbox, ws.root(), &tmp) {
+        Ok(confinement) => confinement,
+        Err(refused) => return not_started(refused.to_string()),
+    };
+    let confined = confinement.is_some();
+
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
         .arg(command)
         .current_dir(ws.root())
+        .env_clear()
+        .envs(sandbox::env(ws.root(), &tmp))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-    {
-        Ok(child) => child,
-        Err(e) => {
-            return ExecOutcome {
-                exit_code: None,
-                signal: None,
-                stdout: String::new(),
-                stderr: format!("could not start `sh`: {e}"),
-                truncated: false,
-                timed_out: false,
-                duration: started.elapsed(),
-            };
+        .kill_on_drop(true);
+    if let Some(mut confinement) = confinement {
+        // SAFETY: `enter` only makes two syscalls and touches no lock or
+        // allocator, so it is sound in the forked child of a threaded process.
+        unsafe {
+            cmd.pre_exec(move || confinement.enter());
         }
+    }
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) if confined => {
+            return not_started(format!(
+                "could not start `sh` confined by Landlock (sandbox: \"landlock\"): {e}"
+            ))
+        }
+        Err(e) => return not_started(format!("could not start `sh`: {e}")),
     };
+    // The Landlock ruleset and its descriptor were moved into `cmd`.
+    drop(cmd);
     // Declared after `child`, so on drop (cancellation) the group is killed
     // before the child handle goes and while the leader is not yet reaped, i.e.
     // while its pid still names this group.

@@ -3,6 +3,7 @@
 
 pub mod exec;
 mod native;
+pub mod sandbox;
 pub mod tools;
 pub mod workspace;
 

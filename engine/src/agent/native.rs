@@ -100,6 +100,19 @@ pub async fn run_native(run: NativeRun<'_>) -> RunOutcome {
             parameters: t.parameters,
         })
         .collect();
+    // The commands' TMPDIR, shared by the run's `exec` calls and removed when
+    // the run ends. Without it each call gets its own.
+    let run_tmp = if run.tools.contains(&Tool::Exec) {
+        tempfile::Builder::new()
+            .prefix("switchyard-run-")
+            .tempdir()
+            .map_err(|e| {
+                tracing::warn!(run_id = %run.ctx.run_id, error = %e, "could not create the run's temp dir")
+            })
+            .ok()
+    } else {
+        None
+    };
     let mut transcript = Transcript {
         router: run.router,
         run_id: &run.ctx.run_id,
@@ -186,7 +199,8 @@ pub async fn run_native(run: NativeRun<'_>) -> RunOutcome {
                     .exec_limits
                     .timeout
                     .min(deadline.saturating_duration_since(tokio::time::Instant::now())),
-                ..run.exec_limits
+                tmp_dir: run_tmp.as_ref().map(|d| d.path().to_path_buf()),
+                ..run.exec_limits.clone()
             };
             let result = tokio::select! {
                 r = tools::call(run.workspace, run.tools, &call.name, &call.arguments, &limits) => r,

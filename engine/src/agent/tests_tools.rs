@@ -517,6 +517,7 @@ async fn exec_output_cap_truncates_a_flood_without_hanging() {
     let limits = ExecLimits {
         timeout: Duration::from_secs(60),
         output_cap_bytes: 64 * 1024,
+        ..ExecLimits::default()
     };
     // Both pipes flood; if either stopped being read, the writer would block
     // on a full pipe and this would run into the timeout.
@@ -542,6 +543,7 @@ async fn exec_output_cap_truncates_a_flood_without_hanging() {
         &ExecLimits {
             timeout: Duration::from_secs(60),
             output_cap_bytes: 10,
+            ..ExecLimits::default()
         },
     )
     .await;
@@ -562,6 +564,7 @@ async fn exec_timeout_kills_the_whole_process_group() {
     let limits = ExecLimits {
         timeout: Duration::from_millis(300),
         output_cap_bytes: 1024,
+        ..ExecLimits::default()
     };
     let o = exec(
         &f.ws,
@@ -602,6 +605,7 @@ async fn exec_kills_background_jobs_left_when_the_shell_exits() {
     let limits = ExecLimits {
         timeout: Duration::from_secs(60),
         output_cap_bytes: 1024,
+        ..ExecLimits::default()
     };
     // The background `sleep` keeps stdout open; without the group kill reading
     // would wait for it (here: into the timeout).
@@ -624,6 +628,7 @@ async fn dropping_exec_kills_the_process_group() {
     let limits = ExecLimits {
         timeout: Duration::from_secs(60),
         output_cap_bytes: 1024,
+        ..ExecLimits::default()
     };
     let pid_file = f.ws.root().join("pid");
     let mut run = Box::pin(exec(&f.ws, "sleep 60 & echo $! > pid; wait", &limits));
@@ -674,4 +679,278 @@ fn open_reports_an_unusable_root() {
         err.to_string().contains("cannot open the workspace"),
         "{err}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// exec's environment and sandbox (docs/SECURITY.md, "exec sandbox")
+
+use crate::agent::sandbox::{self, Support};
+use crate::config::Sandbox;
+
+/// A secret in the server's environment, as a provider key would be. Set
+/// once: every test that checks for it sees the same value.
+fn canary() -> (&'static str, &'static str) {
+    const NAME: &str = "SWITCHYARD_TEST_EXEC_CANARY_9F3A";
+    const VALUE: &str = "sk-canary-5d1e8b7c2a";
+    static SET: std::sync::Once = std::sync::Once::new();
+    SET.call_once(|| std::env::set_var(NAME, VALUE));
+    (NAME, VALUE)
+}
+
+/// Whether this kernel enforces the sandbox; says SKIP when it does not.
+fn landlock_here(test: &str) -> bool {
+    match sandbox::support() {
+        Support::Enforced { abi } => {
+            println!("{test}: Landlock ABI {abi}");
+            true
+        }
+        Support::Unavailable { reason } => {
+            println!("SKIP: {test}: {reason}");
+            false
+        }
+    }
+}
+
+fn limits(sandbox: Sandbox) -> ExecLimits {
+    ExecLimits {
+        sandbox,
+        ..ExecLimits::default()
+    }
+}
+
+/// A path in the system temp dir nobody else uses.
+fn unique_outside(tag: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    std::env::temp_dir().join(format!("switchyard-{tag}-{}-{nanos}", std::process::id()))
+}
+
+#[tokio::test]
+async fn exec_gets_a_minimal_environment_not_the_servers() {
+    let (name, value) = canary();
+    assert_eq!(std::env::var(name).unwrap(), value);
+    let f = fixture();
+    let modes: &[Sandbox] = if landlock_here("minimal environment") {
+        &[Sandbox::Landlock, Sandbox::None]
+    } else {
+        &[Sandbox::None]
+    };
+    for &mode in modes {
+        let o = exec(&f.ws, "env", &limits(mode)).await;
+        assert_eq!(o.exit_code, Some(0), "{mode}: {o:?}");
+        assert!(
+            !o.stdout.contains(value),
+            "{mode}: the canary leaked: {}",
+            o.stdout
+        );
+        assert!(!o.stdout.contains(name), "{mode}: {}", o.stdout);
+        let vars: std::collections::BTreeMap<&str, &str> = o
+            .stdout
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            // What the shell itself adds.
+            .filter(|(k, _)| !["PWD", "OLDPWD", "SHLVL", "_"].contains(k))
+            .collect();
+        let names: Vec<&str> = vars.keys().copied().collect();
+        assert_eq!(names, ["HOME", "LANG", "PATH", "TERM", "TMPDIR"], "{mode}");
+        assert_eq!(vars["PATH"], sandbox::SAFE_PATH);
+        assert_eq!(vars["HOME"], f.ws.root().to_str().unwrap());
+        assert_eq!(vars["LANG"], "C.UTF-8");
+        assert_eq!(vars["TERM"], "dumb");
+        assert_ne!(vars["TMPDIR"], std::env::temp_dir().to_str().unwrap());
+
+        // What reaches the model (and the transcript) is clean too.
+        let r = call(
+            &f.ws,
+            &ALL_TOOLS,
+            "exec",
+            r#"{"command": "env; set"}"#,
+            &limits(mode),
+        )
+        .await;
+        assert!(!r.content.contains(value), "{mode}: {}", r.content);
+    }
+}
+
+#[tokio::test]
+async fn sandboxed_exec_cannot_read_the_servers_environment_through_proc() {
+    let (_, value) = canary();
+    if !landlock_here("/proc/$PPID/environ") {
+        return;
+    }
+    let f = fixture();
+    // The shell's parent is this process, i.e. the server.
+    let o = exec(
+        &f.ws,
+        "tr '\\0' '\\n' < /proc/$PPID/environ",
+        &limits(Sandbox::Landlock),
+    )
+    .await;
+    assert_ne!(o.exit_code, Some(0), "{o:?}");
+    assert!(!o.stdout.contains(value), "{}", o.stdout);
+    assert!(o.stderr.contains("Permission denied"), "{}", o.stderr);
+}
+
+#[tokio::test]
+async fn sandboxed_exec_writes_only_inside_the_workspace_and_its_tmpdir() {
+    if !landlock_here("write confinement") {
+        return;
+    }
+    let f = fixture();
+    let outside = unique_outside("sandbox-outside");
+    // The server's data directory, next to the workspace as it often is.
+    let data = f.base.join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("switchyard.db"), "rows").unwrap();
+    let l = limits(Sandbox::Landlock);
+
+    let outside_q = outside.display();
+    let data_q = data.display();
+    let attacks = [
+        format!("touch {outside_q}"),
+        format!("echo x > {data_q}/switchyard.db"),
+        format!("echo x >> {data_q}/switchyard.db"),
+        format!("echo x > {data_q}/new"),
+        format!("truncate -s 0 {data_q}/switchyard.db"),
+        format!("rm {data_q}/switchyard.db"),
+        format!("mkdir {data_q}/dir"),
+        format!("ln {data_q}/switchyard.db hard && echo x > hard"),
+        format!("ln -s {data_q} link && echo x > link/new"),
+        format!("echo x > in.txt && mv in.txt {data_q}/moved"),
+        format!("cd {data_q} && echo x > relative"),
+        "echo x > ../escaped".to_string(),
+    ];
+    for attack in &attacks {
+        let o = exec(&f.ws, attack, &l).await;
+        assert_ne!(o.exit_code, Some(0), "{attack}: {o:?}");
+        // Landlock answers a link or rename across its boundary with EXDEV.
+        assert!(
+            [
+                "Permission denied",
+                "Operation not permitted",
+                "Invalid cross-device link"
+            ]
+            .iter()
+            .any(|e| o.stderr.contains(e)),
+            "{attack}: {}",
+            o.stderr
+        );
+    }
+    assert!(!outside.exists(), "{} was created", outside.display());
+    assert_eq!(
+        std::fs::read_to_string(data.join("switchyard.db")).unwrap(),
+        "rows"
+    );
+    let mut left: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["switchyard.db"]);
+    assert!(!f.base.join("escaped").exists());
+    assert!(!f.ws.root().join("hard").exists());
+
+    // Inside: the workspace, its TMPDIR, and the usual device files.
+    let o = exec(
+        &f.ws,
+        "set -e; mkdir -p a/b; echo in > a/b/in.txt; echo t > \"$TMPDIR/t\"; \
+         mv \"$TMPDIR/t\" a/t; cat a/b/in.txt a/t; echo quiet > /dev/null; \
+         echo err > /dev/stderr; truncate -s 1 a/t; rm a/b/in.txt",
+        &l,
+    )
+    .await;
+    assert_eq!(o.exit_code, Some(0), "{o:?}");
+    assert_eq!(o.stdout, "in\nt\n");
+    assert_eq!(o.stderr, "err\n");
+    assert_eq!(
+        std::fs::read_to_string(f.ws.root().join("a/t")).unwrap(),
+        "t"
+    );
+
+    // Reads stay broad: programs need the system's files.
+    let o = exec(&f.ws, &format!("cat {data_q}/switchyard.db"), &l).await;
+    assert_eq!((o.exit_code, o.stdout.as_str()), (Some(0), "rows"), "{o:?}");
+}
+
+#[tokio::test]
+async fn sandboxed_exec_has_no_capabilities_even_as_root() {
+    if !landlock_here("capabilities") {
+        return;
+    }
+    let f = fixture();
+    let o = exec(
+        &f.ws,
+        "grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status",
+        &limits(Sandbox::Landlock),
+    )
+    .await;
+    assert_eq!(o.exit_code, Some(0), "{o:?}");
+    for line in o.stdout.lines() {
+        assert!(line.ends_with("\t0000000000000000"), "{line}");
+    }
+    assert_eq!(o.stdout.lines().count(), 5, "{}", o.stdout);
+}
+
+#[tokio::test]
+async fn sandboxed_exec_cannot_signal_the_server() {
+    let Support::Enforced { abi } = sandbox::support() else {
+        println!("SKIP: signal scope: Landlock unavailable");
+        return;
+    };
+    if abi.parse::<u32>().unwrap_or(0) < 6 {
+        println!("SKIP: signal scope needs Landlock ABI 6, this kernel has {abi}");
+        return;
+    }
+    let f = fixture();
+    let o = exec(&f.ws, "kill -0 $PPID", &limits(Sandbox::Landlock)).await;
+    assert_ne!(o.exit_code, Some(0), "{o:?}");
+    assert!(
+        o.stderr.contains("ermi") || o.stderr.contains("ermission"),
+        "{}",
+        o.stderr
+    );
+    // Its own process group is still its own to signal.
+    let o = exec(
+        &f.ws,
+        "sleep 5 & kill $!; wait $!; echo $?",
+        &limits(Sandbox::Landlock),
+    )
+    .await;
+    assert_eq!(o.stdout, "143\n", "{o:?}");
+}
+
+#[tokio::test]
+async fn sandbox_none_is_an_explicit_opt_out() {
+    let f = fixture();
+    let outside = unique_outside("sandbox-none");
+    let o = exec(
+        &f.ws,
+        &format!("touch {}", outside.display()),
+        &limits(Sandbox::None),
+    )
+    .await;
+    let created = outside.exists();
+    let _ = std::fs::remove_file(&outside);
+    assert_eq!(o.exit_code, Some(0), "{o:?}");
+    assert!(created, "sandbox: none runs unconfined");
+}
+
+#[tokio::test]
+async fn a_runs_tmpdir_is_shared_by_its_calls() {
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let l = ExecLimits {
+        tmp_dir: Some(tmp.path().to_path_buf()),
+        ..ExecLimits::default()
+    };
+    if !landlock_here("run tmpdir") {
+        return;
+    }
+    let o = exec(&f.ws, "echo kept > \"$TMPDIR/state\"", &l).await;
+    assert_eq!(o.exit_code, Some(0), "{o:?}");
+    let o = exec(&f.ws, "cat \"$TMPDIR/state\"", &l).await;
+    assert_eq!(o.stdout, "kept\n", "{o:?}");
+    assert!(tmp.path().join("state").exists());
 }

@@ -159,7 +159,9 @@ fn definition(tool: Tool) -> ToolDefinition {
             description: "Run a shell command with `sh -c` in the workspace directory and return \
                 its exit code, stdout and stderr. Stdin is empty. The command is killed if it \
                 runs past the time limit, output past the size limit is cut, and background \
-                processes it started are killed when it finishes.",
+                processes it started are killed when it finishes. Files can be written only \
+                inside the workspace and $TMPDIR, unless the operator turned the sandbox off; \
+                the environment holds only PATH, HOME (the workspace), TMPDIR, LANG and TERM.",
             parameters: json!({
                 "type": "object",
                 "properties": {

@@ -8,9 +8,10 @@
 //! canonicalized existing prefix; since they do not exist they cannot be links.
 //!
 //! This confines the file tools only. `exec` runs an arbitrary shell command
-//! with the workspace as its working directory and is not a sandbox; likewise a
-//! command may swap a directory for a symlink between a `resolve` and the file
-//! operation that follows it (the file tools of one run are called one at a time).
+//! with the workspace as its working directory; the kernel confines it
+//! ([`super::sandbox`], unless the agent's `sandbox` is `none`). A command may
+//! swap a directory for a symlink between a `resolve` and the file operation
+//! that follows it (the file tools of one run are called one at a time).
 
 use std::io;
 use std::path::{Component, Path, PathBuf};

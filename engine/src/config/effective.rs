@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AgentId, Config, HarnessFallback, ModelRef, Reachability, RevisionInfo, Runtime};
+use super::{
+    AgentId, Config, HarnessFallback, ModelRef, Reachability, RevisionInfo, Runtime, Sandbox,
+};
 
 /// Where an effective value came from.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -78,6 +80,8 @@ pub struct EffectiveAgent {
     pub fallbacks: Sourced<Vec<ModelRef>>,
     pub runtime: Sourced<Runtime>,
     pub fallback: Sourced<HarnessFallback>,
+    /// How the native engine's `exec` confines commands.
+    pub sandbox: Sourced<Sandbox>,
 }
 
 /// The agent's own value if set, else the defaults' value.
@@ -120,6 +124,10 @@ impl EffectiveAgent {
             fallback: or_builtin(
                 pick(harness.fallback.as_ref(), d_harness.fallback.as_ref()),
                 HarnessFallback::BUILTIN,
+            ),
+            sandbox: or_builtin(
+                pick(entry.sandbox.as_ref(), defaults.sandbox.as_ref()),
+                Sandbox::BUILTIN,
             ),
         }
     }

@@ -80,6 +80,28 @@ choice_enum! {
     }
 }
 
+choice_enum! {
+    /// How the native engine's `exec` tool confines a command (`docs/SECURITY.md`).
+    Sandbox {
+        /// Landlock: writes only inside the workspace and the run's temp dir;
+        /// refuses to run where the kernel cannot enforce that (the default).
+        Landlock = "landlock",
+        /// No confinement: the command can write anywhere the server can.
+        None = "none",
+    }
+}
+
+impl Sandbox {
+    /// Used when neither the agent nor the defaults set a sandbox: confined.
+    pub const BUILTIN: Sandbox = Sandbox::Landlock;
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Sandbox::BUILTIN
+    }
+}
+
 impl Runtime {
     /// Used when neither the agent nor the defaults set a runtime.
     pub const BUILTIN: Runtime = Runtime::Auto;

@@ -25,7 +25,7 @@ pub mod validate;
 pub use alerts::{AlertChannel, AlertRule, AlertsConfig, ChannelKind, RuleKind};
 pub use codex::{CodexSettings, Harnesses};
 pub use effective::{AgentView, EffectiveAgent, FleetView, Source, Sourced};
-pub use harness::{Choice, HarnessFallback, HarnessPatch, Runtime, Setting};
+pub use harness::{Choice, HarnessFallback, HarnessPatch, Runtime, Sandbox, Setting};
 pub use ids::{AgentId, ProviderId};
 pub use job::{CronConfig, Job, MissedPolicy, Schedule};
 pub use model_ref::ModelRef;
@@ -185,6 +185,9 @@ pub struct AgentSettings {
     pub tools: Option<Vec<Tool>>,
     #[serde(default, skip_serializing_if = "is_default")]
     pub limits: Limits,
+    /// How `exec` confines commands; unset means `landlock`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<Sandbox>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
@@ -210,6 +213,9 @@ pub struct AgentEntry {
     pub tools: Option<Vec<Tool>>,
     #[serde(default, skip_serializing_if = "is_default")]
     pub limits: Limits,
+    /// How `exec` confines commands; unset means `landlock`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<Sandbox>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
@@ -409,6 +415,7 @@ pub struct NativeSettings {
     /// No list anywhere: no tools (an agent must be given them).
     pub tools: Vec<Tool>,
     pub limits: Limits,
+    pub sandbox: Sandbox,
 }
 
 impl Config {
@@ -434,6 +441,7 @@ impl Config {
                     .wall_time_seconds
                     .or(d.limits.wall_time_seconds),
             },
+            sandbox: entry.sandbox.or(d.sandbox).unwrap_or(Sandbox::BUILTIN),
         })
     }
 }

@@ -172,3 +172,79 @@ fn config_text_accepts_json5_and_locates_syntax_errors() {
     assert_eq!(p.path, "(text)");
     assert!(p.message.starts_with("line 3, column "), "{}", p.message);
 }
+
+#[test]
+fn exec_sandbox_is_landlock_unless_set_to_none_and_says_where_from() {
+    let mut config = fleet();
+    let builder = config.effective_agent("builder").unwrap();
+    assert_eq!(
+        builder.sandbox,
+        Sourced {
+            value: Sandbox::Landlock,
+            source: Source::Builtin
+        }
+    );
+    assert_eq!(
+        config.native_settings("builder").unwrap().sandbox,
+        Sandbox::Landlock
+    );
+
+    config.agents.defaults.sandbox = Some(Sandbox::None);
+    config
+        .agents
+        .entries
+        .get_mut("qa-engineer")
+        .unwrap()
+        .sandbox = Some(Sandbox::Landlock);
+    let builder = config.effective_agent("builder").unwrap();
+    assert_eq!(builder.sandbox.value, Sandbox::None);
+    assert_eq!(builder.sandbox.source, Source::Defaults);
+    assert_eq!(
+        config.native_settings("builder").unwrap().sandbox,
+        Sandbox::None
+    );
+    let qa = config.effective_agent("qa-engineer").unwrap();
+    assert_eq!(qa.sandbox.value, Sandbox::Landlock);
+    assert_eq!(qa.sandbox.source, Source::Agent);
+
+    // Round trip, and a typo is refused at its path with the allowed values.
+    let back = Config::from_json(&config.to_json()).unwrap();
+    assert_eq!(back, config);
+    let mut json = config.to_json();
+    json["agents"]["entries"]["builder"]["sandbox"] = json!("off");
+    let err = Config::from_json(&json).unwrap_err().to_string();
+    assert!(err.contains("agents.entries.builder.sandbox"), "{err}");
+    assert!(
+        err.contains("`landlock`") && err.contains("`none`"),
+        "{err}"
+    );
+}
+
+#[cfg(feature = "server")]
+#[test]
+fn an_unconfined_exec_is_a_warning_at_its_path() {
+    struct NoEnv;
+    impl validate::Env for NoEnv {
+        fn is_set(&self, _: &str) -> bool {
+            true
+        }
+    }
+    let mut config = fleet();
+    let quiet = validate::validate(&config, &NoEnv);
+    assert!(!quiet.warnings.iter().any(|w| w.path.ends_with("sandbox")));
+    config.agents.defaults.sandbox = Some(Sandbox::None);
+    config.agents.entries.get_mut("builder").unwrap().sandbox = Some(Sandbox::None);
+    let report = validate::validate(&config, &NoEnv);
+    // A warning, never an error: a host without Landlock needs `none`.
+    assert!(!report.errors.iter().any(|e| e.path.ends_with("sandbox")));
+    let paths: Vec<&str> = report
+        .warnings
+        .iter()
+        .filter(|w| w.message.starts_with("exec runs unconfined"))
+        .map(|w| w.path.as_str())
+        .collect();
+    assert_eq!(
+        paths,
+        ["agents.defaults.sandbox", "agents.entries.builder.sandbox"]
+    );
+}

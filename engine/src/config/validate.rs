@@ -49,6 +49,7 @@ pub fn validate(config: &Config, env: &dyn Env) -> Report {
     check_jobs(config, &mut report);
     check_alerts(config, env, &mut report);
     check_codex(config, &mut report);
+    warn_unconfined_exec(config, &mut report);
     for agent in config.effective_agents() {
         let reach = Reachability::of(config, &agent);
         for w in &reach.warnings {
@@ -60,6 +61,30 @@ pub fn validate(config: &Config, env: &dyn Env) -> Report {
         report.reachability.insert(agent.id.to_string(), reach);
     }
     report
+}
+
+/// `sandbox: "none"` is allowed (a host without Landlock needs it) but
+/// never silent.
+fn warn_unconfined_exec(config: &Config, report: &mut Report) {
+    use super::Sandbox;
+    let defaults = std::iter::once((
+        "agents.defaults.sandbox".to_owned(),
+        config.agents.defaults.sandbox,
+    ));
+    let entries = config
+        .agents
+        .entries
+        .iter()
+        .map(|(id, entry)| (format!("agents.entries.{id}.sandbox"), entry.sandbox));
+    for (path, sandbox) in defaults.chain(entries) {
+        if sandbox == Some(Sandbox::None) {
+            report.warnings.push(Problem::new(
+                path,
+                "exec runs unconfined: commands can write anywhere the server can (and keep \
+                 root's powers if it runs as root); use \"landlock\" where the kernel supports it",
+            ));
+        }
+    }
 }
 
 fn check_providers(config: &Config, env: &dyn Env, report: &mut Report) {

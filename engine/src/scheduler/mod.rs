@@ -725,7 +725,10 @@ impl Scheduler {
             max_turns: native.limits.max_turns,
             max_tokens: native.limits.max_tokens,
             wall_time: native.limits.wall_time_seconds.map(Duration::from_secs),
-            exec_limits: ExecLimits::default(),
+            exec_limits: ExecLimits {
+                sandbox: native.sandbox,
+                ..ExecLimits::default()
+            },
         })
         .await;
         let (status, error, class) = match &outcome.end {

@@ -146,7 +146,12 @@ impl CodexHarness for CodexAppServer {
             let agent = ctx.agent.as_ref().map_or("_", |a| a.as_str());
             let cwd = ctx.cwd.clone().unwrap_or_else(std::env::temp_dir);
             let thread = thread_params(candidate, &launch, &cwd)?;
-            let mut session = Session::start(&launch, agent, &cwd).await?;
+            let key_env = candidate
+                .provider
+                .as_ref()
+                .and_then(|p| p.api_key.as_ref())
+                .map(|key| key.env.as_str());
+            let mut session = Session::start(&launch, agent, &cwd, key_env).await?;
             let result = session.turn(thread, &prompt(request)).await;
             session.peer.shutdown(SHUTDOWN_GRACE).await;
             result
@@ -164,7 +169,7 @@ pub struct HandshakeReport {
 /// Starts the command as `agent` would, completes the handshake, and stops.
 pub async fn check_handshake(launch: &Launch, agent: &str, cwd: &Path) -> HandshakeReport {
     let started = Instant::now();
-    let result = match Session::start(launch, agent, cwd).await {
+    let result = match Session::start(launch, agent, cwd, None).await {
         Ok(session) => {
             let took = started.elapsed();
             session.peer.shutdown(SHUTDOWN_GRACE).await;
@@ -268,14 +273,21 @@ struct Session<'a> {
 
 impl<'a> Session<'a> {
     /// Spawn and handshake (`initialize` → result → `initialized`).
-    async fn start(launch: &'a Launch, agent: &str, cwd: &Path) -> Result<Session<'a>, Failure> {
+    /// `key_env`: the candidate's provider key variable, the only secret the
+    /// process gets.
+    async fn start(
+        launch: &'a Launch,
+        agent: &str,
+        cwd: &Path,
+        key_env: Option<&str>,
+    ) -> Result<Session<'a>, Failure> {
         let home = launch.codex_home(agent).map_err(|e| {
             Failure::new(
                 FailureClass::SpawnFailed,
                 format!("CODEX_HOME {}: {e}", launch.home.join(agent).display()),
             )
         })?;
-        let peer = Peer::spawn(&launch.command, &home, cwd).map_err(|e| {
+        let peer = Peer::spawn(&launch.command, &home, cwd, key_env).map_err(|e| {
             Failure::new(
                 FailureClass::SpawnFailed,
                 format!("could not start `{}`: {e}", launch.program()),

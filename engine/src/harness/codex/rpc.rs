@@ -83,17 +83,28 @@ pub(crate) struct Peer {
 }
 
 impl Peer {
-    /// Starts `command` in its own process group with `CODEX_HOME` set.
+    /// Starts `command` in its own process group with `CODEX_HOME` set and,
+    /// of the server's environment, only `PATH`, `HOME` and `key_env` (the
+    /// provider's key variable): Codex runs the model's shell commands with
+    /// the environment it was given, and the server's holds every provider's
+    /// key.
     pub(crate) fn spawn(
         command: &[String],
         codex_home: &Path,
         cwd: &Path,
+        key_env: Option<&str>,
     ) -> std::io::Result<Peer> {
         let (program, args) = command.split_first().ok_or_else(|| {
             std::io::Error::new(std::io::ErrorKind::InvalidInput, "the command is empty")
         })?;
+        let passed = ["PATH", "HOME"]
+            .into_iter()
+            .chain(key_env)
+            .filter_map(|name| std::env::var_os(name).map(|value| (name, value)));
         let mut child = Command::new(program)
             .args(args)
+            .env_clear()
+            .envs(passed)
             .env("CODEX_HOME", codex_home)
             // Plain stderr for the error detail, no backtraces in it, and the
             // one log line that carries a Retry-After delay ("(1/1 in 3599.99s)").

@@ -860,11 +860,24 @@ impl Scheduler {
         Ok(status)
     }
 
-    /// Renews this process's leases and applies cancellations requested
-    /// through other replicas.
+    /// Renews the leases of the runs this process is executing and applies
+    /// cancellations requested through other replicas. A run whose task
+    /// ended without closing it (say its finish failed on a full disk) is
+    /// not renewed: its lease runs out and the reaper closes it.
     pub async fn heartbeat(&self) -> Result<()> {
         let lease = self.clock.now_ms() + self.settings.lease_ms;
-        for run_id in self.store().heartbeat(&self.owner, lease).await? {
+        let executing: Vec<String> = self
+            .cancels
+            .lock()
+            .expect("cancels")
+            .keys()
+            .cloned()
+            .collect();
+        for run_id in self
+            .store()
+            .heartbeat(&self.owner, &executing, lease)
+            .await?
+        {
             if let Some(token) = self.cancels.lock().expect("cancels").get(&run_id) {
                 token.cancel();
             }

@@ -7,6 +7,10 @@
 //! heartbeats, reaps runs whose owner is gone, and removes `at` jobs with
 //! `deleteAfterRun` once their run has ended.
 //!
+//! A run's work cannot wedge its lane: a panic inside it is caught and the
+//! run finished as `error` / `internal_panic`, and only runs this process
+//! is still executing have their lease renewed.
+//!
 //! Time comes from the injected clock: tests call [`Scheduler::tick`],
 //! [`Scheduler::dispatch`] and [`Scheduler::reap`] themselves and wait on
 //! [`Scheduler::subscribe`] events; [`Scheduler::spawn`] drives the same
@@ -14,7 +18,9 @@
 
 pub mod schedule;
 
+use futures_util::FutureExt;
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -75,6 +81,9 @@ impl Default for Settings {
 /// docs/BENCHMARKS.md), short enough that a config change rarely meets an
 /// already-claimed fire.
 pub const DEFAULT_FIRE_LOOKAHEAD_MS: i64 = 2_000;
+
+/// The class of a run whose work panicked.
+pub const PANIC_CLASS: &str = "internal_panic";
 
 /// A run changed status (the console's live updates; tests wait on it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -638,8 +647,24 @@ impl Scheduler {
     }
 
     /// Runs one started run to its end and records it with its job state.
+    /// A panic in the run's work ends the run as an error (`internal_panic`,
+    /// with the panic's message) instead of taking the task down with the
+    /// run still `running`, its lane held and its lease renewed.
     async fn execute(&self, run: RunRecord, token: CancellationToken) {
-        let end = self.run_agent(&run, token).await;
+        let work = AssertUnwindSafe(self.run_agent(&run, token))
+            .catch_unwind()
+            .await;
+        let end = match work {
+            Ok(end) => end,
+            Err(panic) => {
+                let message = panic_message(panic.as_ref());
+                tracing::error!(run_id = %run.run_id, panic = %message, "the run panicked; finished as an error");
+                Finished::error(
+                    format!("internal error: the run panicked: {message}"),
+                    PANIC_CLASS,
+                )
+            }
+        };
         self.cancels.lock().expect("cancels").remove(&run.run_id);
         let now = self.clock.now_ms();
         match self
@@ -1058,6 +1083,15 @@ fn owner_is_dead_here(owner: &str) -> bool {
     let alive = unsafe { libc::kill(pid, 0) } == 0
         || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
     !alive
+}
+
+/// The text of a caught panic (`panic!` with a literal or a format).
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(a panic without a message)".to_owned())
 }
 
 struct Finished {

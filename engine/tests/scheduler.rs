@@ -10,7 +10,9 @@ use engine::clock::{ManualClock, SharedClock};
 use engine::fleet::Fleet;
 use engine::router::{CallContext, Candidate, CodexHarness, Router};
 use engine::runs::RunStatus;
-use engine::scheduler::{RunEvent, Scheduler, Settings, PANIC_CLASS};
+use engine::scheduler::{
+    RunEvent, Scheduler, Settings, PANIC_CLASS, SHUTDOWN_CLASS, SHUTDOWN_GRACE, SHUTDOWN_REASON,
+};
 use engine::sim::provider::SimProvider;
 use engine::store::RunFilter;
 use serde_json::{json, Value};
@@ -891,4 +893,74 @@ async fn a_panicking_run_is_finished_and_frees_its_lane(db: &TestDb) {
     assert_eq!(rig.status(&second).await, RunStatus::Error);
 }
 
-on_both_backends!(a_panicking_run_is_finished_and_frees_its_lane);
+/// Shutdown cancels the runs in flight and has them recorded as ended,
+/// with the reason, before it returns (so before the store closes); it
+/// starts nothing more. Before, a SIGTERM left such a run `running` until
+/// the next start reaped it.
+async fn shutdown_ends_runs_in_flight(db: &TestDb) {
+    let rig = rig(
+        db,
+        json!({"a": "hang"}),
+        json!([every_minute("j", "a")]),
+        Settings::default(),
+    )
+    .await;
+    let run = rig.scheduler.run_now("j").await.unwrap().run_id;
+    let behind = rig.scheduler.run_now("j").await.unwrap().run_id;
+    let handles = rig.scheduler.dispatch().await.unwrap();
+    assert_eq!(rig.status(&run).await, RunStatus::Running);
+
+    let ended = rig
+        .scheduler
+        .shutdown(tokio::time::sleep(SHUTDOWN_GRACE))
+        .await;
+    assert_eq!(ended, std::slice::from_ref(&run));
+    let record = rig.fleet.store().run(&run).await.unwrap();
+    assert_eq!(record.status, RunStatus::Cancelled);
+    assert_eq!(record.error.as_deref(), Some(SHUTDOWN_REASON));
+    assert_eq!(record.error_class.as_deref(), Some(SHUTDOWN_CLASS));
+    let state = rig.fleet.store().job_state("j").await.unwrap().unwrap();
+    assert_eq!(state.running_at_ms, None);
+    for h in handles {
+        h.await.unwrap();
+    }
+    // Stopped for good: nothing claimed or started, the queued run waits
+    // for the next start.
+    rig.clock.advance_ms(60_000);
+    assert!(rig.scheduler.tick().await.unwrap().is_empty());
+    assert!(rig.scheduler.dispatch().await.unwrap().is_empty());
+    assert_eq!(rig.status(&behind).await, RunStatus::Queued);
+}
+
+/// A run that has not stopped when the grace period ends is aborted and
+/// closed by the shutdown itself (here the grace has already ended).
+async fn shutdown_closes_runs_that_outlive_the_grace(db: &TestDb) {
+    let rig = rig(
+        db,
+        json!({"a": "hang"}),
+        json!([every_minute("j", "a")]),
+        Settings::default(),
+    )
+    .await;
+    let run = rig.scheduler.run_now("j").await.unwrap().run_id;
+    let handles = rig.scheduler.dispatch().await.unwrap();
+    let ended = rig.scheduler.shutdown(std::future::ready(())).await;
+    assert_eq!(ended, std::slice::from_ref(&run));
+    let record = rig.fleet.store().run(&run).await.unwrap();
+    assert_eq!(record.status, RunStatus::Cancelled);
+    assert!(record
+        .error
+        .as_deref()
+        .unwrap()
+        .starts_with(SHUTDOWN_REASON));
+    assert_eq!(record.error_class.as_deref(), Some(SHUTDOWN_CLASS));
+    for h in handles {
+        assert!(h.await.unwrap_err().is_cancelled(), "aborted");
+    }
+}
+
+on_both_backends!(
+    a_panicking_run_is_finished_and_frees_its_lane,
+    shutdown_ends_runs_in_flight,
+    shutdown_closes_runs_that_outlive_the_grace,
+);

@@ -65,7 +65,18 @@ pub enum Error {
 
     #[cfg(feature = "server")]
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+
+    /// The database could not make a write durable (disk full, a failed
+    /// write or sync): the write was rolled back, nothing was stored. The
+    /// database's own text (PostgreSQL's names data files) is logged when
+    /// the error is made, not shown.
+    #[cfg(feature = "server")]
+    #[error("database write failed: {reason}; nothing was stored")]
+    WriteFailed {
+        reason: &'static str,
+        source: sqlx::Error,
+    },
 
     #[cfg(feature = "server")]
     #[error("database migration: {0}")]
@@ -85,6 +96,44 @@ pub enum Error {
     /// Too many attempts (logins); try again after `retry_after_s`.
     #[error("{message}")]
     TooMany { message: String, retry_after_s: u64 },
+}
+
+#[cfg(feature = "server")]
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        match write_failure(&e) {
+            Some(reason) => {
+                tracing::error!(error = %e, "database write failed: {reason}; nothing was stored");
+                Error::WriteFailed { reason, source: e }
+            }
+            None => Error::Database(e),
+        }
+    }
+}
+
+/// What a database error says about durability: `Some` when the database
+/// could not store a write (so the operator hears "disk full", not an
+/// opaque code), `None` for every other error.
+#[cfg(feature = "server")]
+fn write_failure(e: &sqlx::Error) -> Option<&'static str> {
+    let sqlx::Error::Database(db) = e else {
+        return None;
+    };
+    let code = db.code()?;
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        // SQLite reports extended result codes.
+        return match code.parse::<i32>().ok()? {
+            13 => Some("disk full"),
+            // SQLITE_IOERR_WRITE, _FSYNC, _DIR_FSYNC, _TRUNCATE
+            778 | 1034 | 1290 | 1546 => Some("I/O error"),
+            _ => None,
+        };
+    }
+    match code.as_ref() {
+        "53100" => Some("disk full"),
+        "58030" => Some("I/O error"),
+        _ => None,
+    }
 }
 
 fn join_problems(problems: &[Problem]) -> String {
@@ -109,9 +158,8 @@ impl Error {
             Error::Forbidden { .. } => ErrorKind::Forbidden,
             Error::TooMany { .. } => ErrorKind::TooMany,
             #[cfg(feature = "server")]
-            Error::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
-                ErrorKind::Unavailable
-            }
+            Error::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))
+            | Error::WriteFailed { .. } => ErrorKind::Unavailable,
             _ => ErrorKind::Internal,
         }
     }

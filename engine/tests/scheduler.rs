@@ -8,9 +8,11 @@ mod common;
 use common::TestDb;
 use engine::clock::{ManualClock, SharedClock};
 use engine::fleet::Fleet;
-use engine::router::Router;
+use engine::router::{CallContext, Candidate, CodexHarness, Router};
 use engine::runs::RunStatus;
-use engine::scheduler::{RunEvent, Scheduler, Settings};
+use engine::scheduler::{
+    RunEvent, Scheduler, Settings, PANIC_CLASS, SHUTDOWN_CLASS, SHUTDOWN_GRACE, SHUTDOWN_REASON,
+};
 use engine::sim::provider::SimProvider;
 use engine::store::RunFilter;
 use serde_json::{json, Value};
@@ -29,13 +31,6 @@ struct Rig {
 
 /// Agents `a` and `b` on sim models scripted by `scripts`; `jobs` as given.
 async fn rig(db: &TestDb, scripts: Value, jobs: Value, settings: Settings) -> Rig {
-    let sim = Arc::new(
-        SimProvider::start("127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap(),
-    );
-    let clock = Arc::new(ManualClock::new(T0));
-    let shared: SharedClock = clock.clone();
     let config = json!({
         "providers": {"sim": {"kind": "sim", "models": ["a", "b"], "scripts": scripts}},
         "agents": {
@@ -44,16 +39,35 @@ async fn rig(db: &TestDb, scripts: Value, jobs: Value, settings: Settings) -> Ri
         },
         "cron": {"jobs": jobs}
     });
+    rig_on(db, config, None, settings).await
+}
+
+/// A rig on `config`, with `codex` as the router's Codex harness.
+async fn rig_on(
+    db: &TestDb,
+    config: Value,
+    codex: Option<Arc<dyn CodexHarness>>,
+    settings: Settings,
+) -> Rig {
+    let sim = Arc::new(
+        SimProvider::start("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap(),
+    );
+    let clock = Arc::new(ManualClock::new(T0));
+    let shared: SharedClock = clock.clone();
     let fleet = Fleet::new(db.store.clone(), shared.clone());
     assert!(fleet.seed_if_empty(&config, "test").await.unwrap());
-    let router = Arc::new(
-        Router::new(
-            db.store.clone(),
-            shared.clone(),
-            Arc::new(HashMap::<String, String>::new()),
-        )
-        .with_sim(sim.clone()),
-    );
+    let mut router = Router::new(
+        db.store.clone(),
+        shared.clone(),
+        Arc::new(HashMap::<String, String>::new()),
+    )
+    .with_sim(sim.clone());
+    if let Some(codex) = codex {
+        router = router.with_codex(codex);
+    }
+    let router = Arc::new(router);
     let dir = tempfile::tempdir().unwrap();
     let settings = Settings {
         workspaces: dir.path().to_owned(),
@@ -800,4 +814,153 @@ on_both_backends!(
     a_change_before_the_instant_skips_the_claimed_fire,
     a_changed_schedule_is_recomputed,
     delete_after_run_removes_the_job,
+);
+
+/// A Codex harness with a bug: its attempt panics. Any panic inside a run's
+/// work takes the same path (the native engine, a tool, the router).
+struct PanickingCodex;
+
+impl CodexHarness for PanickingCodex {
+    fn attempt<'a>(
+        &'a self,
+        _: &'a CallContext,
+        _: &'a Candidate,
+        _: &'a engine::config::CodexSettings,
+        _: &'a engine::provider::ChatRequest,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = Result<engine::provider::Completion, engine::provider::Failure>,
+                > + Send
+                + 'a,
+        >,
+    > {
+        Box::pin(async { panic!("injected: the harness hit a bug") })
+    }
+}
+
+/// A run whose work panics is finished as an error naming the panic, its
+/// job state is closed, its lease no longer renewed, and the next run of
+/// its lane starts. Before, the panic killed the run's task: the run stayed
+/// `running`, the heartbeat renewed its lease, and the lane queued forever.
+async fn a_panicking_run_is_finished_and_frees_its_lane(db: &TestDb) {
+    let config = json!({
+        "providers": {"openai-codex": {"kind": "codex", "family": "codex", "models": ["spark"]}},
+        "agents": {
+            "defaults": {"model": {"primary": "openai-codex/spark"},
+                         "embeddedHarness": {"runtime": "codex", "fallback": "none"}},
+            "entries": {"c": {}}
+        },
+        "cron": {"jobs": [every_minute("j", "c")]}
+    });
+    let rig = rig_on(
+        db,
+        config,
+        Some(Arc::new(PanickingCodex)),
+        Settings::default(),
+    )
+    .await;
+    let mut events = rig.scheduler.subscribe();
+    let first = rig.scheduler.run_now("j").await.unwrap().run_id;
+    let second = rig.scheduler.run_now("j").await.unwrap().run_id;
+    let handles = rig.scheduler.dispatch().await.unwrap();
+    assert_eq!(handles.len(), 1);
+    for h in handles {
+        h.await.expect("the run's task survives the panic");
+    }
+    wait_for(&mut events, &first, RunStatus::Error).await;
+    let run = rig.fleet.store().run(&first).await.unwrap();
+    assert_eq!(run.status, RunStatus::Error);
+    assert_eq!(run.error_class.as_deref(), Some(PANIC_CLASS));
+    let error = run.error.unwrap();
+    assert!(
+        error.contains("panicked") && error.contains("injected: the harness hit a bug"),
+        "{error}"
+    );
+    let state = rig.fleet.store().job_state("j").await.unwrap().unwrap();
+    assert_eq!(state.running_at_ms, None);
+    assert_eq!(state.last_error_class.as_deref(), Some(PANIC_CLASS));
+    // Nothing is left for the heartbeat to keep alive…
+    rig.scheduler.heartbeat().await.unwrap();
+    assert!(rig.scheduler.reap().await.unwrap().is_empty());
+    // …and the lane is free: the run queued behind starts.
+    let handles = rig.scheduler.dispatch().await.unwrap();
+    assert_eq!(handles.len(), 1);
+    wait_for(&mut events, &second, RunStatus::Running).await;
+    for h in handles {
+        h.await.unwrap();
+    }
+    assert_eq!(rig.status(&second).await, RunStatus::Error);
+}
+
+/// Shutdown cancels the runs in flight and has them recorded as ended,
+/// with the reason, before it returns (so before the store closes); it
+/// starts nothing more. Before, a SIGTERM left such a run `running` until
+/// the next start reaped it.
+async fn shutdown_ends_runs_in_flight(db: &TestDb) {
+    let rig = rig(
+        db,
+        json!({"a": "hang"}),
+        json!([every_minute("j", "a")]),
+        Settings::default(),
+    )
+    .await;
+    let run = rig.scheduler.run_now("j").await.unwrap().run_id;
+    let behind = rig.scheduler.run_now("j").await.unwrap().run_id;
+    let handles = rig.scheduler.dispatch().await.unwrap();
+    assert_eq!(rig.status(&run).await, RunStatus::Running);
+
+    let ended = rig
+        .scheduler
+        .shutdown(tokio::time::sleep(SHUTDOWN_GRACE))
+        .await;
+    assert_eq!(ended, std::slice::from_ref(&run));
+    let record = rig.fleet.store().run(&run).await.unwrap();
+    assert_eq!(record.status, RunStatus::Cancelled);
+    assert_eq!(record.error.as_deref(), Some(SHUTDOWN_REASON));
+    assert_eq!(record.error_class.as_deref(), Some(SHUTDOWN_CLASS));
+    let state = rig.fleet.store().job_state("j").await.unwrap().unwrap();
+    assert_eq!(state.running_at_ms, None);
+    for h in handles {
+        h.await.unwrap();
+    }
+    // Stopped for good: nothing claimed or started, the queued run waits
+    // for the next start.
+    rig.clock.advance_ms(60_000);
+    assert!(rig.scheduler.tick().await.unwrap().is_empty());
+    assert!(rig.scheduler.dispatch().await.unwrap().is_empty());
+    assert_eq!(rig.status(&behind).await, RunStatus::Queued);
+}
+
+/// A run that has not stopped when the grace period ends is aborted and
+/// closed by the shutdown itself (here the grace has already ended).
+async fn shutdown_closes_runs_that_outlive_the_grace(db: &TestDb) {
+    let rig = rig(
+        db,
+        json!({"a": "hang"}),
+        json!([every_minute("j", "a")]),
+        Settings::default(),
+    )
+    .await;
+    let run = rig.scheduler.run_now("j").await.unwrap().run_id;
+    let handles = rig.scheduler.dispatch().await.unwrap();
+    let ended = rig.scheduler.shutdown(std::future::ready(())).await;
+    assert_eq!(ended, std::slice::from_ref(&run));
+    let record = rig.fleet.store().run(&run).await.unwrap();
+    assert_eq!(record.status, RunStatus::Cancelled);
+    assert!(record
+        .error
+        .as_deref()
+        .unwrap()
+        .starts_with(SHUTDOWN_REASON));
+    assert_eq!(record.error_class.as_deref(), Some(SHUTDOWN_CLASS));
+    for h in handles {
+        assert!(h.await.unwrap_err().is_cancelled(), "aborted");
+    }
+}
+
+on_both_backends!(
+    a_panicking_run_is_finished_and_frees_its_lane,
+    shutdown_ends_runs_in_flight,
+    shutdown_closes_runs_that_outlive_the_grace,
 );

@@ -6,7 +6,9 @@ use common::TestDb;
 use engine::clock::ManualClock;
 use engine::config::{HarnessFallback, HarnessPatch, Source};
 use engine::fleet::Fleet;
-use engine::store::NewRevision;
+use engine::store::{
+    DecisionRow, NewRevision, MAX_DETAIL_BYTES, MAX_LOG_LINE_BYTES, MAX_TRANSCRIPT_ENTRY_BYTES,
+};
 use engine::{sim, Error, ErrorKind};
 use serde_json::json;
 use std::sync::Arc;
@@ -33,6 +35,8 @@ on_both_backends!(
     stale_base_gets_a_conflict_and_writes_nothing,
     racing_writers_make_one_revision_and_one_conflict,
     equal_bodies_still_get_distinct_hashes,
+    a_revision_that_would_not_read_back_is_not_stored,
+    outside_text_is_bounded_when_stored,
 );
 
 async fn empty_database_has_an_empty_fleet(db: &TestDb) {
@@ -230,4 +234,116 @@ async fn equal_bodies_still_get_distinct_hashes(db: &TestDb) {
     let second = store.append_revision(Some(&first), new).await.unwrap();
     assert_ne!(first.hash, second.hash);
     assert_eq!(store.revision(second.id).await.unwrap().body, body);
+}
+
+/// `depth` arrays inside each other around a string.
+fn nested(depth: usize) -> serde_json::Value {
+    (0..depth).fold(json!("bottom"), |inner, _| json!([inner]))
+}
+
+/// A revision is acknowledged only once it is proven readable: a body the
+/// reader refuses (deeper than serde_json reads back) is not stored, and
+/// reads keep working. Before, such a revision was stored and every later
+/// read, write and rollback failed (the server did not start again).
+async fn a_revision_that_would_not_read_back_is_not_stored(db: &TestDb) {
+    let store = &db.store;
+    let fleet = fleet(db);
+    fleet
+        .seed_if_empty(&sim::demo::fleet_config(), "seed")
+        .await
+        .unwrap();
+    let head = store.head_revision().await.unwrap().unwrap().info;
+    let deep = json!({"agents": {"entries": {}}, "deep": nested(200)});
+    let err = store
+        .append_revision(
+            Some(&head),
+            NewRevision {
+                author: "op",
+                message: "deep",
+                created_at_ms: 2,
+                body: &deep,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+    assert!(err.to_string().contains("would not read back"), "{err}");
+    // Through the fleet (the path of PUT /api/v1/config): refused, whichever
+    // check refuses it first.
+    let mut config = fleet.document().await.unwrap().config;
+    config["zzz"] = json!({"unknown": nested(200)});
+    fleet
+        .put_config(&head.hash, &config, "op", "deep")
+        .await
+        .unwrap_err();
+    assert_eq!(store.head_revision().await.unwrap().unwrap().info, head);
+    assert_eq!(store.revisions(10).await.unwrap().len(), 1);
+    fleet.view().await.unwrap();
+    fleet
+        .set_harness("builder", &patch("none"), "op")
+        .await
+        .unwrap();
+}
+
+/// Text from outside (a provider's error body, model and tool output, log
+/// lines) is cut to a documented size before it is stored.
+async fn outside_text_is_bounded_when_stored(db: &TestDb) {
+    let store = &db.store;
+    let huge = "é".repeat(1024 * 1024); // 2 MB, two bytes a character
+    let id = store
+        .insert_decision(&DecisionRow {
+            id: 0,
+            run_id: "r".into(),
+            attempt: 1,
+            at_ms: 1,
+            agent_id: None,
+            requested: "sim/a".into(),
+            candidate: "sim/a".into(),
+            provider: "sim".into(),
+            model: "a".into(),
+            harness: "native".into(),
+            decision: "candidate_failed".into(),
+            reason: "server_error".into(),
+            next: None,
+            detail: huge.clone(),
+            latency_ms: 1,
+        })
+        .await
+        .unwrap();
+    let stored = store.run_decisions("r").await.unwrap();
+    assert_eq!(stored[0].id, id);
+    assert!(stored[0].detail.len() <= MAX_DETAIL_BYTES);
+    assert!(stored[0].detail.starts_with("éé"));
+    assert!(stored[0].detail.ends_with(" bytes]"), "a marker says so");
+
+    store
+        .append_transcript("r", 1, 1, "tool", &json!({"content": huge.repeat(2)}))
+        .await
+        .unwrap();
+    store
+        .append_transcript("r", 2, 1, "assistant", &json!({"text": "small"}))
+        .await
+        .unwrap();
+    let transcript = store.transcript("r").await.unwrap();
+    let big = &transcript[0].body;
+    assert_eq!(big["truncated"], json!(true));
+    assert!(big["bytes"].as_u64().unwrap() > 4 * 1024 * 1024);
+    assert!(big.to_string().len() <= MAX_TRANSCRIPT_ENTRY_BYTES);
+    assert!(big["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("{\"content\":\"éé"));
+    assert_eq!(transcript[1].body, json!({"text": "small"}));
+
+    store
+        .append_run_logs(&[engine::runs::RunLogLine {
+            run_id: "r".into(),
+            at_ms: 1,
+            level: "WARN".into(),
+            line: huge,
+        }])
+        .await
+        .unwrap();
+    let logs = store.run_logs("r").await.unwrap();
+    assert!(logs[0].line.len() <= MAX_LOG_LINE_BYTES);
 }

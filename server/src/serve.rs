@@ -165,6 +165,7 @@ pub async fn serve(
         settings.admin_password.as_ref().map(|p| p.0.as_str()),
     )
     .await?;
+    let scheduler_handle = scheduler.clone();
     let services = Services::new(engine::service::Parts {
         fleet,
         router: model_router,
@@ -189,14 +190,44 @@ pub async fn serve(
     // Printed (not only logged) so scripts and browser tests that bind port 0
     // can read the address whatever the log settings.
     println!("listening on http://{addr}");
+    // The signal stops the scheduler at once, not after the HTTP side has
+    // drained (an open event stream can hold that up): in-flight runs are
+    // cancelled and recorded as ended before the store closes, instead of
+    // staying `running` until the next start reaps them.
+    let stopping = tokio_util::sync::CancellationToken::new();
+    tokio::spawn({
+        let stopping = stopping.clone();
+        async move {
+            shutdown.await;
+            stopping.cancel();
+        }
+    });
+    let runs_stopped = tokio::spawn({
+        let stopping = stopping.clone();
+        let scheduler = scheduler_handle.clone();
+        async move {
+            stopping.cancelled().await;
+            stop_scheduler.cancel();
+            let _ = scheduler_task.await;
+            scheduler
+                .shutdown(tokio::time::sleep(engine::scheduler::SHUTDOWN_GRACE))
+                .await
+        }
+    });
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(stopping.cancelled_owned())
     .await?;
-    stop_scheduler.cancel();
-    let _ = scheduler_task.await;
+    let ended = runs_stopped.await.unwrap_or_default();
+    if !ended.is_empty() {
+        tracing::info!(
+            runs = ended.len(),
+            "runs in flight ended: {}",
+            engine::scheduler::SHUTDOWN_REASON
+        );
+    }
     store.close().await;
     Ok(())
 }

@@ -10,10 +10,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
-/// The least role a route needs; `Public` needs none.
+/// The least role a route needs (public routes are listed apart).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Need {
-    Public,
     Viewer,
     Operator,
     Admin,
@@ -122,7 +121,9 @@ fn rest_routes() -> Vec<Rest> {
 
 /// A server function: its endpoint, what it needs, form arguments that are
 /// valid apart from who sends them.
-fn server_fns() -> Vec<(&'static str, Need, Vec<(&'static str, &'static str)>)> {
+type ServerFn = (&'static str, Need, Vec<(&'static str, &'static str)>);
+
+fn server_fns() -> Vec<ServerFn> {
     use Need::*;
     vec![
         ("fleet", Viewer, vec![]),
@@ -256,7 +257,7 @@ async fn send_fn(
 /// The role just below `need`, if any.
 fn below(need: Need) -> Option<&'static str> {
     match need {
-        Need::Public | Need::Viewer => None,
+        Need::Viewer => None,
         Need::Operator => Some("viewer"),
         Need::Admin => Some("operator"),
     }

@@ -5,11 +5,6 @@ mod common;
 
 use common::{until_finished, TestServer};
 use serde_json::{json, Value};
-use std::time::Duration;
-
-fn enc(s: &str) -> String {
-    s.replace(':', "%3A").replace('/', "%2F")
-}
 
 #[tokio::test]
 async fn run_now_falls_back_past_the_crashing_codex_harness_and_records_everything() {

@@ -7,6 +7,12 @@
 //! heartbeats, reaps runs whose owner is gone, and removes `at` jobs with
 //! `deleteAfterRun` once their run has ended.
 //!
+//! A run's work cannot wedge its lane: a panic inside it is caught and the
+//! run finished as `error` / `internal_panic`, and only runs this process
+//! is still executing have their lease renewed. [`Scheduler::shutdown`]
+//! stops claiming and starting, cancels the runs in flight and finishes
+//! them (`cancelled`, "server shutting down") within a grace period.
+//!
 //! Time comes from the injected clock: tests call [`Scheduler::tick`],
 //! [`Scheduler::dispatch`] and [`Scheduler::reap`] themselves and wait on
 //! [`Scheduler::subscribe`] events; [`Scheduler::spawn`] drives the same
@@ -14,12 +20,16 @@
 
 pub mod schedule;
 
+use futures_util::FutureExt;
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, Notify};
+use tokio::task::AbortHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::agent::exec::ExecLimits;
 use crate::agent::workspace::Workspace;
@@ -76,6 +86,21 @@ impl Default for Settings {
 /// already-claimed fire.
 pub const DEFAULT_FIRE_LOOKAHEAD_MS: i64 = 2_000;
 
+/// How long [`Scheduler::shutdown`] waits for cancelled runs to finish on
+/// their own before it aborts them and closes them in the store itself.
+/// Well inside the lease (30 s by default), so no other replica reaps a run
+/// this process is still closing.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The error recorded on runs ended by a shutdown.
+pub const SHUTDOWN_REASON: &str = "server shutting down";
+
+/// The class of a run cancelled by a shutdown.
+pub const SHUTDOWN_CLASS: &str = "shutdown";
+
+/// The class of a run whose work panicked.
+pub const PANIC_CLASS: &str = "internal_panic";
+
 /// A run changed status (the console's live updates; tests wait on it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunEvent {
@@ -90,7 +115,9 @@ pub struct Scheduler {
     settings: Settings,
     /// `host:pid:nonce`: names this process on the runs it owns.
     owner: String,
-    cancels: Mutex<HashMap<String, CancellationToken>>,
+    in_flight: Mutex<InFlight>,
+    /// Every `execute` task, so a shutdown can wait for them.
+    tasks: TaskTracker,
     wake: Notify,
     events: broadcast::Sender<RunEvent>,
     /// The config as of the last head revision this process saw.
@@ -98,6 +125,19 @@ pub struct Scheduler {
     /// `deleteAfterRun` removals that failed, with the head they failed on:
     /// not tried again until the config changes.
     removal_failed: Mutex<HashMap<String, String>>,
+}
+
+/// The runs this process is executing, and whether it is shutting down
+/// (one lock, so a run is either seen by the shutdown or never started).
+#[derive(Default)]
+struct InFlight {
+    runs: HashMap<String, Running>,
+    shutting_down: bool,
+}
+
+struct Running {
+    token: CancellationToken,
+    task: Option<AbortHandle>,
 }
 
 /// The config of one head revision, with what each tick needs of it.
@@ -126,7 +166,8 @@ impl Scheduler {
             clock,
             settings,
             owner: format!("{}:{}:{nonce}", host.trim(), std::process::id()),
-            cancels: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(InFlight::default()),
+            tasks: TaskTracker::new(),
             wake: Notify::new(),
             events: broadcast::channel(1024).0,
             config_cache: tokio::sync::Mutex::new(None),
@@ -159,6 +200,9 @@ impl Scheduler {
     /// starts it when the instant comes. Returns the ids of the runs it
     /// queued or recorded as skipped.
     pub async fn tick(&self) -> Result<Vec<String>> {
+        if self.is_shutting_down() {
+            return Ok(Vec::new());
+        }
         let current = self.refresh().await?;
         let now = self.clock.now_ms();
         let horizon = now + self.settings.fire_lookahead_ms.max(0);
@@ -553,6 +597,9 @@ impl Scheduler {
     /// instant. One pass only, so the loop keeps ticking, heartbeating and
     /// hearing its stop signal while a long queue drains.
     pub async fn dispatch(self: &Arc<Self>) -> Result<Vec<tokio::task::JoinHandle<()>>> {
+        if self.is_shutting_down() {
+            return Ok(Vec::new());
+        }
         // A config change that came before a claimed fire's instant closes
         // that fire (see `reconcile`) before anything could start it.
         self.refresh().await?;
@@ -569,14 +616,35 @@ impl Scheduler {
             if self.start(&run, &mut pass).await? {
                 pass.lanes.insert(run.lane.clone());
                 // Registered before the task runs, so a cancel that comes
-                // right after the start always finds it.
+                // right after the start always finds it; under the lock the
+                // shutdown takes, so a run started as it begins is closed
+                // here rather than missed.
+                let run_id = run.run_id.clone();
                 let token = CancellationToken::new();
-                self.cancels
-                    .lock()
-                    .expect("cancels")
-                    .insert(run.run_id.clone(), token.clone());
                 let this = self.clone();
-                handles.push(tokio::spawn(async move { this.execute(run, token).await }));
+                let task = {
+                    let mut in_flight = self.in_flight.lock().expect("in_flight");
+                    if in_flight.shutting_down {
+                        None
+                    } else {
+                        let task = self.tasks.spawn({
+                            let token = token.clone();
+                            async move { this.execute(run, token).await }
+                        });
+                        in_flight.runs.insert(
+                            run_id.clone(),
+                            Running {
+                                token,
+                                task: Some(task.abort_handle()),
+                            },
+                        );
+                        Some(task)
+                    }
+                };
+                match task {
+                    Some(task) => handles.push(task),
+                    None => self.close_for_shutdown(&run_id, SHUTDOWN_REASON).await,
+                }
             }
         }
         Ok(handles)
@@ -638,9 +706,33 @@ impl Scheduler {
     }
 
     /// Runs one started run to its end and records it with its job state.
+    /// A panic in the run's work ends the run as an error (`internal_panic`,
+    /// with the panic's message) instead of taking the task down with the
+    /// run still `running`, its lane held and its lease renewed.
     async fn execute(&self, run: RunRecord, token: CancellationToken) {
-        let end = self.run_agent(&run, token).await;
-        self.cancels.lock().expect("cancels").remove(&run.run_id);
+        let work = AssertUnwindSafe(self.run_agent(&run, token.clone()))
+            .catch_unwind()
+            .await;
+        let mut end = match work {
+            Ok(end) => end,
+            Err(panic) => {
+                let message = panic_message(panic.as_ref());
+                tracing::error!(run_id = %run.run_id, panic = %message, "the run panicked; finished as an error");
+                Finished::error(
+                    format!("internal error: the run panicked: {message}"),
+                    PANIC_CLASS,
+                )
+            }
+        };
+        let shutting_down = {
+            let mut in_flight = self.in_flight.lock().expect("in_flight");
+            in_flight.runs.remove(&run.run_id);
+            in_flight.shutting_down
+        };
+        if shutting_down && token.is_cancelled() && end.status == RunStatus::Cancelled {
+            end.error = Some(SHUTDOWN_REASON.to_owned());
+            end.error_class = Some(SHUTDOWN_CLASS.to_owned());
+        }
         let now = self.clock.now_ms();
         match self
             .store()
@@ -857,22 +949,114 @@ impl Scheduler {
         if status == RunStatus::Cancelled {
             self.emit(run_id, status);
         }
-        if let Some(token) = self.cancels.lock().expect("cancels").get(run_id) {
-            token.cancel();
+        if let Some(r) = self.in_flight.lock().expect("in_flight").runs.get(run_id) {
+            r.token.cancel();
         }
         Ok(status)
     }
 
-    /// Renews this process's leases and applies cancellations requested
-    /// through other replicas.
+    /// Renews the leases of the runs this process is executing and applies
+    /// cancellations requested through other replicas. A run whose task
+    /// ended without closing it (say its finish failed on a full disk) is
+    /// not renewed: its lease runs out and the reaper closes it.
     pub async fn heartbeat(&self) -> Result<()> {
         let lease = self.clock.now_ms() + self.settings.lease_ms;
-        for run_id in self.store().heartbeat(&self.owner, lease).await? {
-            if let Some(token) = self.cancels.lock().expect("cancels").get(&run_id) {
-                token.cancel();
+        let executing: Vec<String> = self
+            .in_flight
+            .lock()
+            .expect("in_flight")
+            .runs
+            .keys()
+            .cloned()
+            .collect();
+        for run_id in self
+            .store()
+            .heartbeat(&self.owner, &executing, lease)
+            .await?
+        {
+            if let Some(r) = self.in_flight.lock().expect("in_flight").runs.get(&run_id) {
+                r.token.cancel();
             }
         }
         Ok(())
+    }
+
+    fn is_shutting_down(&self) -> bool {
+        self.in_flight.lock().expect("in_flight").shutting_down
+    }
+
+    /// Graceful shutdown, before the store closes: stops claiming fires and
+    /// starting runs, cancels every run in flight, and waits until `grace`
+    /// completes (the server passes a [`SHUTDOWN_GRACE`] sleep) for them to
+    /// finish, as `cancelled` with the error "server shutting down". Runs
+    /// still going then are aborted and closed the same way here. Returns
+    /// the runs it cancelled. Stop the [`Self::spawn`] loop first; a
+    /// shut-down scheduler stays so.
+    pub async fn shutdown(&self, grace: impl std::future::Future<Output = ()>) -> Vec<String> {
+        let (ended, tokens): (Vec<String>, Vec<CancellationToken>) = {
+            let mut in_flight = self.in_flight.lock().expect("in_flight");
+            in_flight.shutting_down = true;
+            in_flight
+                .runs
+                .iter()
+                .map(|(id, r)| (id.clone(), r.token.clone()))
+                .unzip()
+        };
+        if !ended.is_empty() {
+            tracing::info!(
+                runs = ended.len(),
+                "shutting down: cancelling the runs in flight"
+            );
+        }
+        for token in tokens {
+            token.cancel();
+        }
+        self.tasks.close();
+        let finished = tokio::select! {
+            biased;
+            () = self.tasks.wait() => true,
+            () = grace => false,
+        };
+        if !finished {
+            let stuck: Vec<(String, Option<AbortHandle>)> = self
+                .in_flight
+                .lock()
+                .expect("in_flight")
+                .runs
+                .drain()
+                .map(|(id, r)| (id, r.task))
+                .collect();
+            for (run_id, task) in stuck {
+                if let Some(task) = task {
+                    task.abort();
+                }
+                let why = format!(
+                    "{SHUTDOWN_REASON}: the run did not stop within the shutdown grace period"
+                );
+                tracing::warn!(run_id = %run_id, "{why}");
+                self.close_for_shutdown(&run_id, &why).await;
+            }
+        }
+        ended
+    }
+
+    /// Closes a running run of this process as cancelled by the shutdown.
+    async fn close_for_shutdown(&self, run_id: &str, why: &str) {
+        let end = Finished {
+            status: RunStatus::Cancelled,
+            ..Finished::error(why.to_owned(), SHUTDOWN_CLASS)
+        };
+        match self
+            .store()
+            .finish_run(run_id, &end.as_store(), self.clock.now_ms())
+            .await
+        {
+            Ok(true) => self.emit(run_id, RunStatus::Cancelled),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(run_id = %run_id, error = %e, "could not close a run at shutdown; the next start reaps it")
+            }
+        }
     }
 
     /// Closes runs whose owner is gone: a process on this host that no
@@ -1048,6 +1232,15 @@ fn owner_is_dead_here(owner: &str) -> bool {
     let alive = unsafe { libc::kill(pid, 0) } == 0
         || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
     !alive
+}
+
+/// The text of a caught panic (`panic!` with a literal or a format).
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(a panic without a message)".to_owned())
 }
 
 struct Finished {

@@ -25,10 +25,17 @@ type Row = (i64, i64, String, String, String, i64, String);
 
 const COLUMNS: &str = "config_revision_id, parent_id, hash, author, message, created_at_ms, body";
 
+/// The one reader of a stored revision body: every read goes through it, and
+/// [`Store::append_revision`] reads each new revision back with it before
+/// committing, so a revision is only acknowledged once it is proven readable.
+pub fn read_revision_body(text: &str) -> std::result::Result<serde_json::Value, String> {
+    serde_json::from_str(text).map_err(|e| e.to_string())
+}
+
 fn from_row((id, parent, hash, author, message, created_at_ms, body): Row) -> Result<Revision> {
-    let body = serde_json::from_str(&body).map_err(|e| Error::Corrupt {
+    let body = read_revision_body(&body).map_err(|message| Error::Corrupt {
         what: format!("config revision {id}"),
-        message: e.to_string(),
+        message,
     })?;
     Ok(Revision {
         info: RevisionInfo {
@@ -101,6 +108,11 @@ impl Store {
     /// If `base` is no longer the newest revision, nothing is written and the
     /// result is [`Error::Conflict`] naming the current head. The database's
     /// `UNIQUE(parent_id)` decides races, so this holds across replicas.
+    ///
+    /// One transaction: the row is read back with [`read_revision_body`] and
+    /// compared with `new.body` before the commit, and the id is answered
+    /// only once the commit succeeded (an `INSERT … RETURNING` in autocommit
+    /// answered ids of rows SQLite then failed to commit on a full disk).
     pub async fn append_revision(
         &self,
         base: Option<&RevisionInfo>,
@@ -109,29 +121,45 @@ impl Store {
         let body = serde_json::to_string(new.body).expect("JSON value serializes");
         let parent_id = base.map_or(0, |b| b.id.0);
         let hash = chain_hash(base.map_or("", |b| b.hash.as_str()), &body);
-        let sql =
+        let insert =
             "INSERT INTO config_revision (parent_id, hash, author, message, created_at_ms, body) \
-                   VALUES ($1, $2, $3, $4, $5, $6) RETURNING config_revision_id";
-        let inserted: std::result::Result<(i64,), sqlx::Error> = with_pool!(self, pool => {
-            sqlx::query_as(sql)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING config_revision_id";
+        let select = format!("SELECT {COLUMNS} FROM config_revision WHERE config_revision_id = $1");
+        // The outer result is the database's; the inner one is the read-back
+        // check, which rolls back (the transaction is dropped uncommitted).
+        let written: std::result::Result<Result<Revision>, sqlx::Error> = with_pool!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            let (id,): (i64,) = sqlx::query_as(insert)
                 .bind(parent_id)
                 .bind(&hash)
                 .bind(new.author)
                 .bind(new.message)
                 .bind(new.created_at_ms)
                 .bind(&body)
-                .fetch_one(pool)
-                .await
-        });
-        match inserted {
-            Ok((id,)) => Ok(RevisionInfo {
-                id: RevisionId(id),
-                parent: base.map(|b| b.id),
-                hash,
-                author: new.author.to_owned(),
-                message: new.message.to_owned(),
-                created_at_ms: new.created_at_ms,
-            }),
+                .fetch_one(&mut *tx)
+                .await?;
+            let row: Row = sqlx::query_as(&select).bind(id).fetch_one(&mut *tx).await?;
+            let stored = match from_row(row) {
+                Ok(stored) if &stored.body == new.body => stored,
+                Ok(_) => {
+                    return Ok(Err(Error::Corrupt {
+                        what: format!("config revision {id} (not stored)"),
+                        message: "the body read back differs from the one written".into(),
+                    }))
+                }
+                Err(e) => {
+                    return Ok(Err(Error::invalid(
+                        "(config)",
+                        format!("cannot be stored: it would not read back ({e}); nothing was stored"),
+                    )))
+                }
+            };
+            tx.commit().await?;
+            Ok(Ok(stored))
+        }.await);
+        match written {
+            Ok(Ok(stored)) => Ok(stored.info),
+            Ok(Err(e)) => Err(e),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 let current_hash = self
                     .head_revision()

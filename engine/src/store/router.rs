@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{with_pool, Store};
+use super::{bounded_transcript_body, clip, with_pool, Store, MAX_DETAIL_BYTES};
 pub use crate::health::DecisionRow;
 use crate::Result;
 
@@ -172,9 +172,10 @@ impl Store {
                               THEN model_cooldown.until_ms ELSE excluded.until_ms END, \
                    reason = excluded.reason, detail = excluded.detail, \
                    probe_owner = NULL, probe_until_ms = 0, updated_at_ms = excluded.updated_at_ms";
+        let detail = clip(&row.detail, MAX_DETAIL_BYTES);
         with_pool!(self, pool => sqlx::query(sql)
             .bind(&row.provider).bind(&row.model).bind(row.failures).bind(row.until_ms)
-            .bind(&row.reason).bind(&row.detail).bind(now_ms)
+            .bind(&row.reason).bind(detail.as_ref()).bind(now_ms)
             .execute(pool).await.map(drop))?;
         Ok(())
     }
@@ -240,15 +241,23 @@ impl Store {
         Ok(done == 1)
     }
 
+    /// Stores a decision; its id is answered only once it is committed.
+    /// The detail (a provider's error text) is cut at [`MAX_DETAIL_BYTES`].
     pub async fn insert_decision(&self, d: &DecisionRow) -> Result<i64> {
         let sql = "INSERT INTO decision (run_id, attempt, at_ms, agent_id, requested, candidate, provider, \
                    model, harness, decision, reason, next, detail, latency_ms) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING decision_id";
-        let (id,): (i64,) = with_pool!(self, pool => sqlx::query_as(sql)
-            .bind(&d.run_id).bind(d.attempt).bind(d.at_ms).bind(&d.agent_id).bind(&d.requested)
-            .bind(&d.candidate).bind(&d.provider).bind(&d.model).bind(&d.harness).bind(&d.decision)
-            .bind(&d.reason).bind(&d.next).bind(&d.detail).bind(d.latency_ms)
-            .fetch_one(pool).await)?;
+        let detail = clip(&d.detail, MAX_DETAIL_BYTES);
+        let id = with_pool!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            let (id,): (i64,) = sqlx::query_as(sql)
+                .bind(&d.run_id).bind(d.attempt).bind(d.at_ms).bind(&d.agent_id).bind(&d.requested)
+                .bind(&d.candidate).bind(&d.provider).bind(&d.model).bind(&d.harness).bind(&d.decision)
+                .bind(&d.reason).bind(&d.next).bind(detail.as_ref()).bind(d.latency_ms)
+                .fetch_one(&mut *tx).await?;
+            tx.commit().await?;
+            Ok::<i64, sqlx::Error>(id)
+        }.await)?;
         Ok(id)
     }
 
@@ -307,6 +316,8 @@ impl Store {
         Ok(stats)
     }
 
+    /// Appends a transcript entry; one larger than
+    /// [`super::MAX_TRANSCRIPT_ENTRY_BYTES`] is stored as an excerpt.
     pub async fn append_transcript(
         &self,
         run_id: &str,
@@ -317,7 +328,7 @@ impl Store {
     ) -> Result<()> {
         with_pool!(self, pool => sqlx::query(
             "INSERT INTO transcript_entry (run_id, seq, at_ms, kind, body) VALUES ($1, $2, $3, $4, $5)")
-            .bind(run_id).bind(seq).bind(at_ms).bind(kind).bind(body.to_string())
+            .bind(run_id).bind(seq).bind(at_ms).bind(kind).bind(bounded_transcript_body(body))
             .execute(pool).await.map(drop))?;
         Ok(())
     }

@@ -6,7 +6,7 @@
 use sqlx::FromRow;
 use std::collections::{HashMap, HashSet};
 
-use super::{with_pool, Backend, Store};
+use super::{clip, with_pool, Backend, Store, MAX_DETAIL_BYTES, MAX_LOG_LINE_BYTES};
 use crate::runs::{JobState, RunRecord, RunStatus};
 use crate::{Error, Result};
 
@@ -434,8 +434,9 @@ impl Store {
 
     /// Records something the operator should see on a run.
     pub async fn note_run(&self, run_id: &str, note: &str) -> Result<()> {
+        let note = clip(note, MAX_DETAIL_BYTES);
         with_pool!(self, pool => sqlx::query("UPDATE run SET note = $2 WHERE run_id = $1")
-            .bind(run_id).bind(note).execute(pool).await.map(drop))?;
+            .bind(run_id).bind(note.as_ref()).execute(pool).await.map(drop))?;
         Ok(())
     }
 
@@ -523,12 +524,41 @@ impl Store {
         }
     }
 
-    /// Extends the lease of `owner`'s running runs; answers the ids whose
-    /// cancellation was requested (possibly through another replica).
-    pub async fn heartbeat(&self, owner: &str, lease_until_ms: i64) -> Result<Vec<String>> {
-        with_pool!(self, pool => sqlx::query(
-            "UPDATE run SET lease_until_ms = $2 WHERE owner = $1 AND status = 'running'")
-            .bind(owner).bind(lease_until_ms).execute(pool).await.map(drop))?;
+    /// Extends the lease of `owner`'s running runs among `run_ids` (the runs
+    /// its process is still executing: a run whose task ended without
+    /// finishing it is left to expire and be reaped, never kept alive);
+    /// answers the ids of all its running runs whose cancellation was
+    /// requested (possibly through another replica).
+    pub async fn heartbeat(
+        &self,
+        owner: &str,
+        run_ids: &[String],
+        lease_until_ms: i64,
+    ) -> Result<Vec<String>> {
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                sqlx::query(
+                    "UPDATE run SET lease_until_ms = $2 WHERE owner = $1 AND status = 'running' \
+                     AND run_id IN (SELECT value FROM json_each($3))",
+                )
+                .bind(owner)
+                .bind(lease_until_ms)
+                .bind(serde_json::json!(run_ids).to_string())
+                .execute(pool)
+                .await?;
+            }
+            Backend::Postgres(pool) => {
+                sqlx::query(
+                    "UPDATE run SET lease_until_ms = $2 WHERE owner = $1 AND status = 'running' \
+                     AND run_id = ANY($3)",
+                )
+                .bind(owner)
+                .bind(lease_until_ms)
+                .bind(run_ids)
+                .execute(pool)
+                .await?;
+            }
+        }
         let rows: Vec<(String,)> = with_pool!(self, pool => sqlx::query_as(
             "SELECT run_id FROM run WHERE owner = $1 AND status = 'running' AND cancel_requested = 1")
             .bind(owner).fetch_all(pool).await)?;
@@ -537,8 +567,11 @@ impl Store {
 
     /// Closes a running run and updates its job's state, in one transaction.
     /// `false` if the run was not running (already reaped or finished).
+    /// The error text is cut at [`MAX_DETAIL_BYTES`].
     pub async fn finish_run(&self, run_id: &str, end: &RunEnd<'_>, now_ms: i64) -> Result<bool> {
         let ok = end.status == RunStatus::Ok;
+        let error = end.error.map(|e| clip(e, MAX_DETAIL_BYTES));
+        let error = error.as_deref();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let closed = sqlx::query(
@@ -546,7 +579,7 @@ impl Store {
                  error = $4, error_class = $5, model = $6, harness = $7, fallback_used = $8, \
                  input_tokens = $9, output_tokens = $10, attempts = $11, cron_slot = NULL, lease_until_ms = NULL \
                  WHERE run_id = $1 AND status = 'running'")
-                .bind(run_id).bind(end.status.as_str()).bind(now_ms).bind(end.error).bind(end.error_class)
+                .bind(run_id).bind(end.status.as_str()).bind(now_ms).bind(error).bind(end.error_class)
                 .bind(end.model).bind(end.harness).bind(i64::from(end.fallback_used))
                 .bind(end.input_tokens).bind(end.output_tokens).bind(end.attempts)
                 .execute(&mut *tx).await?.rows_affected();
@@ -554,7 +587,7 @@ impl Store {
                 tx.rollback().await?;
                 return Ok(false);
             }
-            close_job_state!(tx, run_id, end.status.as_str(), end.error, end.error_class, ok, now_ms)?;
+            close_job_state!(tx, run_id, end.status.as_str(), error, end.error_class, ok, now_ms)?;
             tx.commit().await?;
             Ok(true)
         })
@@ -633,7 +666,8 @@ impl Store {
         Ok(reaped)
     }
 
-    /// Appends log lines (written in batches by the server's log layer).
+    /// Appends log lines (written in batches by the server's log layer),
+    /// each cut at [`MAX_LOG_LINE_BYTES`].
     pub async fn append_run_logs(&self, lines: &[crate::runs::RunLogLine]) -> Result<()> {
         if lines.is_empty() {
             return Ok(());
@@ -642,7 +676,7 @@ impl Store {
             let mut tx = pool.begin().await?;
             for l in lines {
                 sqlx::query("INSERT INTO run_log (run_id, at_ms, level, line) VALUES ($1, $2, $3, $4)")
-                    .bind(&l.run_id).bind(l.at_ms).bind(&l.level).bind(&l.line)
+                    .bind(&l.run_id).bind(l.at_ms).bind(&l.level).bind(clip(&l.line, MAX_LOG_LINE_BYTES).as_ref())
                     .execute(&mut *tx).await?;
             }
             tx.commit().await?;

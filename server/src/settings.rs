@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use crate::cli::ServeArgs;
+use engine::config::policy::ServerPolicy;
 
 /// A database URL. `Debug` and `Display` hide any password.
 #[derive(Clone)]
@@ -80,6 +81,9 @@ pub struct Settings {
     /// process's own when `None`. Tests that serve in-process set it, since
     /// their executable is the test harness.
     pub self_exe: Option<PathBuf>,
+    /// What configs may make this server do: declared secrets, base URLs,
+    /// Codex commands (`serve` adds the data and home directories).
+    pub policy: ServerPolicy,
 }
 
 impl Settings {
@@ -98,7 +102,9 @@ impl Settings {
             Some(dir) => dir,
             None => default_site_root().context("locating the console assets")?,
         };
+        let policy = args.policy.policy()?;
         Ok(Settings {
+            policy,
             bind: args.bind,
             data_dir: args.data_dir,
             database,

@@ -28,9 +28,17 @@ pub struct Api {
 
 impl TestServer {
     pub async fn start(data_dir: &std::path::Path) -> Self {
+        Self::start_with(data_dir, |_| {}).await
+    }
+
+    /// With `change` applied to the settings first (a policy, say).
+    pub async fn start_with(
+        data_dir: &std::path::Path,
+        change: impl FnOnce(&mut Settings),
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
-        let settings = Settings {
+        let mut settings = Settings {
             bind: addr,
             data_dir: data_dir.to_owned(),
             database: Database::Sqlite(data_dir.join("switchyard.db")),
@@ -40,7 +48,9 @@ impl TestServer {
             cron_slots: 4,
             fire_lookahead_ms: engine::scheduler::DEFAULT_FIRE_LOOKAHEAD_MS,
             self_exe: Some(env!("CARGO_BIN_EXE_switchyard").into()),
+            policy: Default::default(),
         };
+        change(&mut settings);
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(server::serve::serve(settings, listener, async {
             let _ = stopped.await;

@@ -580,3 +580,29 @@ impl Clients {
         by_id.get(id).map_or(0, |b| b.client.in_flight())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_redacted_whole_and_where_a_cut_left_its_start() {
+        let key = Some("sk-live-0123456789");
+        assert_eq!(
+            redact_text("bad key sk-live-0123456789 given", key),
+            "bad key [redacted] given"
+        );
+        assert_eq!(
+            redact_text("HTTP 401: key sk-live-01…", key),
+            "HTTP 401: key [redacted]…"
+        );
+        assert_eq!(
+            redact_text("stream broke: sk-li", key),
+            "stream broke: [redacted]"
+        );
+        // Three characters say nothing about a key; words that merely
+        // start like one stay.
+        assert_eq!(redact_text("HTTP 401: sk-", key), "HTTP 401: sk-");
+        assert_eq!(redact_text("no key here", None), "no key here");
+    }
+}

@@ -102,6 +102,7 @@ async fn main() {
             std::hint::black_box(engine::config::validate::validate(
                 &big_config,
                 &engine::config::validate::ProcessEnv,
+                &engine::config::policy::ServerPolicy::default(),
             ));
         }),
     );

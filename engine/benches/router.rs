@@ -180,6 +180,7 @@ async fn bench() {
             q_id.clone(),
             config.providers.get(&q_id).unwrap(),
             Some(sim.base_url()),
+            &engine::config::policy::ServerPolicy::default(),
         )
         .expect("client"),
     );

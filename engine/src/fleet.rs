@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::clock::SharedClock;
 use crate::config::diff::{diff, Diff};
+use crate::config::policy::ServerPolicy;
 use crate::config::validate::{validate, Env, ProcessEnv, Report};
 use crate::config::{
     AgentView, Config, EffectiveAgent, FleetView, HarnessPatch, RevisionId, RevisionInfo,
@@ -52,6 +53,7 @@ pub struct Fleet {
     store: Store,
     clock: SharedClock,
     env: Arc<dyn Env + Send + Sync>,
+    policy: Arc<ServerPolicy>,
 }
 
 /// How often a field-level change is re-applied when another writer got in
@@ -67,7 +69,23 @@ impl Fleet {
 
     /// With an injected environment, for validating secrets in tests.
     pub fn with_env(store: Store, clock: SharedClock, env: Arc<dyn Env + Send + Sync>) -> Self {
-        Self { store, clock, env }
+        Self {
+            store,
+            clock,
+            env,
+            policy: Arc::new(ServerPolicy::default()),
+        }
+    }
+
+    /// What the server allows a config to do (declared secrets, base URLs,
+    /// Codex commands, workspaces); the defaults otherwise.
+    pub fn with_server_policy(mut self, policy: Arc<ServerPolicy>) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    pub fn server_policy(&self) -> &Arc<ServerPolicy> {
+        &self.policy
     }
 
     pub fn store(&self) -> &Store {
@@ -141,7 +159,7 @@ impl Fleet {
     /// back as a report with errors.
     pub fn validate(&self, body: &Value) -> Result<Report> {
         let config = Config::from_json(body)?;
-        Ok(validate(&config, self.env.as_ref()))
+        Ok(validate(&config, self.env.as_ref(), &self.policy))
     }
 
     /// Replaces the whole config. `base_hash` is the hash of the revision the
@@ -351,7 +369,7 @@ impl Fleet {
     ) -> Result<ImportOutcome> {
         let import = crate::openclaw::import(openclaw, jobs, jobs_state)?;
         let config = Config::from_json(&import.config)?;
-        let validation = validate(&config, self.env.as_ref());
+        let validation = validate(&config, self.env.as_ref(), &self.policy);
         let head = self.store.head_revision().await?;
         let current = head
             .as_ref()
@@ -383,7 +401,7 @@ impl Fleet {
         author: &str,
         message: &str,
     ) -> Result<Committed> {
-        let report = validate(config, self.env.as_ref());
+        let report = validate(config, self.env.as_ref(), &self.policy);
         if !report.is_valid() {
             return Err(Error::Invalid(report.errors));
         }

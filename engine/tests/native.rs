@@ -50,6 +50,15 @@ async fn rig(db: &TestDb, script: &str) -> Rig {
 
 impl Rig {
     async fn run(&self, run_id: &str, max_turns: Option<u32>) -> engine::agent::RunOutcome {
+        self.run_for(run_id, max_turns, None).await
+    }
+
+    async fn run_for(
+        &self,
+        run_id: &str,
+        max_turns: Option<u32>,
+        wall_time: Option<std::time::Duration>,
+    ) -> engine::agent::RunOutcome {
         let agent = self.config.effective_agents().into_iter().next().unwrap();
         let plan = Plan::for_agent(&self.config, &agent).unwrap();
         let workspace = Workspace::open(&self.dir.path().join("ws")).unwrap();
@@ -64,7 +73,7 @@ impl Rig {
             message: "write the report",
             max_turns,
             max_tokens: None,
-            wall_time: None,
+            wall_time,
             exec_limits: ExecLimits::default(),
         })
         .await
@@ -181,8 +190,23 @@ async fn the_transcript_holds_nothing_of_the_servers_environment(db: &TestDb) {
     assert!(!std::path::Path::new(tmpdir.trim()).exists(), "{tmpdir}");
 }
 
+/// `limits.wallTimeSeconds: 18446744073709551615` panicked the run
+/// (`Instant + Duration` overflows) and wedged its lane; a revision stored
+/// before validation bounded it can still hold it.
+async fn a_wall_time_past_any_instant_runs_normally(db: &TestDb) {
+    let rig = rig(db, "ok").await;
+    let forever = std::time::Duration::from_secs(u64::MAX);
+    let outcome = rig.run_for("native-4", None, Some(forever)).await;
+    assert!(
+        matches!(outcome.end, RunEnd::Answered(_)),
+        "{:?}",
+        outcome.end
+    );
+}
+
 on_both_backends!(
     the_transcript_holds_nothing_of_the_servers_environment,
+    a_wall_time_past_any_instant_runs_normally,
     tools_run_in_the_workspace_and_the_transcript_is_kept,
     max_turns_ends_a_tool_loop,
     a_broken_stream_keeps_its_partial_output,

@@ -1,5 +1,6 @@
 //! OpenClaw import/export against real-shaped files, and the round trip.
 
+use engine::config::policy::ServerPolicy;
 use engine::config::validate::{validate, Env};
 use engine::config::{Config, HarnessFallback};
 use engine::openclaw::{export, import, Shape};
@@ -100,7 +101,7 @@ fn the_seed_config_imports_with_a_report_of_everything_openclaw_let_through() {
 
     // What the validator then says: the unknown provider, and the chain that
     // can never reach the external fallbacks with fallback none.
-    let report = validate(&config, &AllSet);
+    let report = validate(&config, &AllSet, &ServerPolicy::default());
     assert!(
         report.errors.iter().any(
             |p| p.path == "agents.entries.qa-engineer.model.fallbacks[0]"
@@ -163,9 +164,9 @@ fn the_newer_roster_maps_openai_refs_on_the_codex_runtime_back_to_the_codex_fami
         .iter()
         .any(|n| n.message.contains("no embeddedHarness.fallback")));
     assert!(
-        validate(&config, &AllSet).is_valid(),
+        validate(&config, &AllSet, &ServerPolicy::default()).is_valid(),
         "{:#?}",
-        validate(&config, &AllSet).errors
+        validate(&config, &AllSet, &ServerPolicy::default()).errors
     );
 }
 
@@ -295,4 +296,73 @@ proptest! {
         let again = export(&back, Shape::Older);
         prop_assert_eq!(again.openclaw, exported.openclaw);
     }
+}
+
+/// An import body of 5,000 nested `[` aborted the server: the JSON5 parse
+/// recursed before any check. 8 MiB is where the parser's own guard lets
+/// 5,000 levels through in a debug build (2 MiB in a release build).
+#[test]
+fn deeply_nested_import_bodies_are_refused_without_overflowing() {
+    for stack in [8 << 20, 128 << 10] {
+        for n in [5_000, 100_000] {
+            let deep = format!("{}{}", "[".repeat(n), "]".repeat(n));
+            let problems = std::thread::Builder::new()
+                .stack_size(stack)
+                .spawn(move || {
+                    let openclaw = format!("{{ gateway: {deep} }}");
+                    let jobs = format!("{{ jobs: {deep} }}");
+                    [
+                        import(&openclaw, None, None).unwrap_err(),
+                        import("{}", Some(&jobs), None).unwrap_err(),
+                        import("{}", None, Some(&jobs)).unwrap_err(),
+                    ]
+                    .map(|e| e.problems()[0].clone())
+                })
+                .unwrap()
+                .join()
+                .unwrap();
+            for p in problems {
+                assert!(p.message.contains("nested deeper than 64 levels"), "{p:?}");
+                assert!(p.message.starts_with("line 1, column "), "{p:?}");
+            }
+        }
+    }
+}
+
+/// OpenClaw keeps secrets anywhere; the keys Switchyard does not read were
+/// carried over verbatim, so a literal bot token was stored and served back.
+#[test]
+fn literal_secrets_outside_api_keys_are_dropped_with_a_problem() {
+    let text = r#"{
+      channels: { telegram: { botToken: "123456:AAE-literal-bot-token", chatId: "42" },
+                  discord: { token: "${DISCORD_BOT_TOKEN}" } },
+      gateway: { auth: { mode: "token", token: "literal-gateway-token" } },
+      models: { providers: { p: { baseUrl: "http://127.0.0.1:9/v1", models: ["m"],
+                                  headers: { Authorization: "Bearer literal-header-key" } } } },
+      agents: { list: [ { id: "a", model: "p/m" } ] },
+    }"#;
+    let r = import(text, None, None).unwrap();
+    let stored = r.config.to_string();
+    let report = serde_json::to_string(&r).unwrap();
+    for literal in ["AAE-literal", "literal-gateway", "literal-header"] {
+        assert!(!stored.contains(literal), "{stored}");
+        assert!(!report.contains(literal), "{report}");
+    }
+    let problems: Vec<&str> = r.problems.iter().map(|p| p.path.as_str()).collect();
+    for path in [
+        "channels.telegram.botToken",
+        "gateway.auth.token",
+        "providers.p.headers.Authorization",
+    ] {
+        assert!(problems.contains(&path), "{path}: {problems:?}");
+    }
+    // `${NAME}` becomes a reference, as for apiKey; the rest is kept.
+    assert_eq!(
+        r.config["channels"]["discord"]["token"],
+        json!({"env": "DISCORD_BOT_TOKEN"})
+    );
+    assert_eq!(r.config["channels"]["telegram"]["chatId"], "42");
+    let config = Config::from_json(&r.config).unwrap();
+    let report = validate(&config, &AllSet, &ServerPolicy::default());
+    assert!(report.is_valid(), "{:#?}", report.errors);
 }

@@ -2,6 +2,7 @@
 //! protocols, streaming and not, tool calls, the concurrency limit.
 
 use engine::clock::{SharedClock, SystemClock};
+use engine::config::policy::ServerPolicy;
 use engine::config::{Provider, ProviderId};
 use engine::failure::FailureClass;
 use engine::provider::{ChatRequest, Message, ProviderClient, ToolSpec};
@@ -22,7 +23,13 @@ async fn client(kind: &str, extra: serde_json::Value) -> (Arc<SimProvider>, Prov
         p[k] = v.clone();
     }
     let provider: Provider = serde_json::from_value(p).unwrap();
-    let client = ProviderClient::new(ProviderId::try_from("p").unwrap(), &provider, None).unwrap();
+    let client = ProviderClient::new(
+        ProviderId::try_from("p").unwrap(),
+        &provider,
+        None,
+        &ServerPolicy::default(),
+    )
+    .unwrap();
     (sim, client)
 }
 
@@ -168,7 +175,9 @@ async fn the_key_is_sent_and_never_echoed() {
         "kind": "openai-chat", "baseUrl": sim.base_url(), "apiKey": {"env": "P_KEY"}, "models": []
     }))
     .unwrap();
-    let client = ProviderClient::new(ProviderId::try_from("p").unwrap(), &provider, None).unwrap();
+    let policy = ServerPolicy::default().with_secret_env(["P_KEY"]).unwrap();
+    let client =
+        ProviderClient::new(ProviderId::try_from("p").unwrap(), &provider, None, &policy).unwrap();
     let right: HashMap<String, String> = [("P_KEY".to_owned(), "sk-right".to_owned())].into();
     assert!(client
         .call("ok", &request(false), &right, &clock())
@@ -188,4 +197,154 @@ async fn the_key_is_sent_and_never_echoed() {
         .unwrap_err();
     assert_eq!(f.class, FailureClass::AuthMissing);
     assert!(f.detail.contains("P_KEY"));
+}
+
+/// A loopback HTTP server that records every request it gets (head and
+/// body, as text) and answers each with `status` and `body`.
+struct Capture {
+    base_url: String,
+    seen: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Capture {
+    async fn start(status: u16, body: String) -> Capture {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let (log, body) = (log.clone(), body.clone());
+                tokio::spawn(async move {
+                    let mut got = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    // Headers, then as much body as Content-Length says.
+                    loop {
+                        let n = conn.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        got.extend_from_slice(&buf[..n]);
+                        let text = String::from_utf8_lossy(&got).to_string();
+                        if let Some(end) = text.find("\r\n\r\n") {
+                            let length = text
+                                .lines()
+                                .find_map(|l| {
+                                    l.to_ascii_lowercase()
+                                        .strip_prefix("content-length:")
+                                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                                })
+                                .unwrap_or(0);
+                            if got.len() >= end + 4 + length {
+                                log.lock().unwrap().push(text);
+                                break;
+                            }
+                        }
+                    }
+                    let reply = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = conn.write_all(reply.as_bytes()).await;
+                });
+            }
+        });
+        Capture { base_url, seen }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn keyed(base_url: &str, env: &str) -> Provider {
+    serde_json::from_value(json!({
+        "kind": "openai-chat", "baseUrl": base_url, "apiKey": {"env": env}, "models": ["m"]
+    }))
+    .unwrap()
+}
+
+/// The exfiltration: a config naming any variable as its key and a base URL
+/// of its choosing made a test call send that variable's value there.
+#[tokio::test]
+async fn an_undeclared_variable_is_never_read_or_sent() {
+    let capture = Capture::start(200, json!({"data": []}).to_string()).await;
+    let canary = "canary-9f8e7d6c5b4a";
+    let env: HashMap<String, String> =
+        [("SOME_UNDECLARED_VAR".to_owned(), canary.to_owned())].into();
+    let provider = keyed(&capture.base_url, "SOME_UNDECLARED_VAR");
+    let id = ProviderId::try_from("p").unwrap();
+    let client =
+        ProviderClient::new(id.clone(), &provider, None, &ServerPolicy::default()).unwrap();
+    let f = client
+        .call("m", &request(false), &env, &clock())
+        .await
+        .unwrap_err();
+    assert_eq!(f.class, FailureClass::AuthMissing, "{f}");
+    assert!(f.detail.contains("--secret-env SOME_UNDECLARED_VAR"), "{f}");
+    let f = client.list_models(&env, &clock()).await.unwrap_err();
+    assert_eq!(f.class, FailureClass::AuthMissing, "{f}");
+    assert!(capture.requests().is_empty(), "{:?}", capture.requests());
+
+    // Declared by the operator, the same key is sent: the capture works.
+    let policy = ServerPolicy::default()
+        .with_secret_env(["SOME_UNDECLARED_VAR"])
+        .unwrap();
+    let client = ProviderClient::new(id, &provider, None, &policy).unwrap();
+    client.list_models(&env, &clock()).await.unwrap();
+    let seen = capture.requests();
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].contains(&format!("Bearer {canary}")), "{seen:?}");
+}
+
+#[tokio::test]
+async fn file_and_metadata_base_urls_are_refused_when_the_client_is_built() {
+    let policy = ServerPolicy::default();
+    let id = ProviderId::try_from("p").unwrap();
+    for (url, words) in [
+        ("file:///etc/passwd", "scheme `file`"),
+        ("http://169.254.169.254/latest/meta-data", "169.254.169.254"),
+        ("http://[fd00:ec2::254]/", "fd00:ec2::254"),
+        (
+            "http://metadata.google.internal/computeMetadata/v1",
+            "metadata",
+        ),
+    ] {
+        let e = ProviderClient::new(id.clone(), &keyed(url, "OPENAI_API_KEY"), None, &policy)
+            .err()
+            .unwrap_or_else(|| panic!("{url} accepted"));
+        assert!(e.contains(words), "{url}: {e}");
+    }
+}
+
+/// The detail was cut to 300 characters before the key was redacted, so a
+/// key echoed near the cut left its first characters in the detail.
+#[tokio::test]
+async fn a_key_cut_in_half_by_truncation_is_still_redacted() {
+    let key = "sk-live-0123456789abcdefghijklmnopqrstuvwxyz";
+    // "HTTP 401: " + 280 characters, then the key: the 300-character cut
+    // lands 10 characters into it.
+    let message = format!("{} {key} is not valid", "x".repeat(279));
+    let capture = Capture::start(401, json!({"error": {"message": message}}).to_string()).await;
+    let policy = ServerPolicy::default().with_secret_env(["P_KEY"]).unwrap();
+    let client = ProviderClient::new(
+        ProviderId::try_from("p").unwrap(),
+        &keyed(&capture.base_url, "P_KEY"),
+        None,
+        &policy,
+    )
+    .unwrap();
+    let env: HashMap<String, String> = [("P_KEY".to_owned(), key.to_owned())].into();
+    for failure in [
+        client
+            .call("m", &request(false), &env, &clock())
+            .await
+            .unwrap_err(),
+        client.list_models(&env, &clock()).await.unwrap_err(),
+    ] {
+        assert_eq!(failure.class, FailureClass::Auth, "{failure}");
+        assert!(!failure.detail.contains(&key[..4]), "{}", failure.detail);
+        assert!(failure.detail.contains("[redacted]"), "{}", failure.detail);
+    }
 }

@@ -6,6 +6,7 @@ mod common;
 
 use common::TestDb;
 use engine::clock::{ManualClock, SharedClock};
+use engine::config::policy::ServerPolicy;
 use engine::config::{Config, ModelRef};
 use engine::failure::FailureClass;
 use engine::provider::{ChatRequest, Message};
@@ -444,8 +445,12 @@ async fn missing_key_is_skipped_and_a_key_never_leaks(db: &TestDb) {
     rig.sim.require_api_key(Some("the-right-key".into()));
     let secrets: HashMap<String, String> =
         [("SWITCHYARD_TEST_NO_SUCH_KEY".to_owned(), secret.to_owned())].into();
+    let declared = ServerPolicy::default()
+        .with_secret_env(["SWITCHYARD_TEST_NO_SUCH_KEY"])
+        .unwrap();
     let router = Router::new(db.store.clone(), rig.clock.clone(), Arc::new(secrets))
-        .with_sim(rig.sim.clone());
+        .with_sim(rig.sim.clone())
+        .with_server_policy(Arc::new(declared));
     let ctx = CallContext::new("badkey", None);
     let served = router.call(&ctx, &rig.plan(), &request()).await;
     assert!(served.is_err(), "b/m also requires the key now");

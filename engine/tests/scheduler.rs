@@ -421,7 +421,45 @@ async fn two_replicas_fire_each_fire_once(db: &TestDb) {
     assert_eq!(total, 100);
 }
 
+/// A huge `timeoutSeconds` wrapped the run's deadline negative (or, in a
+/// debug build, panicked). Validation bounds it now; a revision stored
+/// before that (written here around validation) must still run.
+async fn a_timeout_past_any_instant_gives_a_deadline_in_the_future(db: &TestDb) {
+    let rig = rig(
+        db,
+        json!({"a": "ok"}),
+        json!([every_minute("j", "a")]),
+        Settings::default(),
+    )
+    .await;
+    let doc = rig.fleet.document().await.unwrap();
+    let mut config = doc.config;
+    config["cron"]["jobs"][0]["timeoutSeconds"] = json!(u64::MAX);
+    assert!(rig.fleet.validate(&config).unwrap().errors[0]
+        .path
+        .ends_with("timeoutSeconds"));
+    rig.fleet
+        .store()
+        .append_revision(
+            doc.revision.as_ref(),
+            engine::store::NewRevision {
+                author: "outside",
+                message: "around validation",
+                created_at_ms: T0,
+                body: &config,
+            },
+        )
+        .await
+        .unwrap();
+    let run = rig.scheduler.run_now("j").await.unwrap().run_id;
+    let deadline = rig.fleet.store().run(&run).await.unwrap().deadline_ms;
+    assert!(deadline.is_some_and(|d| d > T0), "{deadline:?}");
+    assert_eq!(rig.run_started().await, 1);
+    assert_eq!(rig.status(&run).await, RunStatus::Ok);
+}
+
 on_both_backends!(
+    a_timeout_past_any_instant_gives_a_deadline_in_the_future,
     a_fire_runs_once_and_updates_the_job,
     errors_count_up_and_a_success_resets,
     a_lane_is_serial_and_cancel_frees_it,

@@ -143,6 +143,64 @@ pub struct ServeArgs {
     /// A console session ends this long after login, used or not (hours).
     #[arg(long, env = "SWITCHYARD_SESSION_MAX_HOURS", default_value_t = 12, value_parser = clap::value_parser!(i64).range(1..=720))]
     pub session_max_hours: i64,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+/// What a config may make this server do (docs/SECURITY.md): set here, by
+/// whoever starts the server, and never through the config API.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PolicyArgs {
+    /// An environment variable configs may reference as a secret
+    /// (`{"env": NAME}`), on top of the usual provider keys
+    /// (OPENAI_API_KEY, OPENROUTER_API_KEY, OLLAMA_API_KEY, …). Repeatable;
+    /// the variable comma-separated.
+    #[arg(
+        long = "secret-env",
+        value_name = "NAME",
+        env = "SWITCHYARD_SECRET_ENV",
+        value_delimiter = ','
+    )]
+    pub secret_env: Vec<String>,
+
+    /// Let provider base URLs point at link-local and cloud metadata
+    /// addresses (169.254.0.0/16, fe80::/10, metadata.google.internal, …).
+    #[arg(long, env = "SWITCHYARD_ALLOW_PRIVATE_BASE_URLS")]
+    pub allow_private_base_urls: bool,
+
+    /// A command the Codex harness may run: the program and its arguments,
+    /// separated by spaces (`/opt/codex/bin/codex app-server`). Configs may
+    /// only name an allowed one; the first is used when they name none.
+    /// Repeatable; the variable comma-separated. Default: `codex
+    /// app-server`, found on this server's PATH.
+    #[arg(
+        long = "codex-command",
+        value_name = "COMMAND",
+        env = "SWITCHYARD_CODEX_COMMAND",
+        value_delimiter = ','
+    )]
+    pub codex_command: Vec<String>,
+}
+
+impl PolicyArgs {
+    pub fn policy(&self) -> anyhow::Result<engine::config::policy::ServerPolicy> {
+        let mut policy = engine::config::policy::ServerPolicy::default()
+            .with_secret_env(&self.secret_env)
+            .map_err(|e| anyhow::anyhow!("--secret-env: {e}"))?
+            .allow_private_base_urls(self.allow_private_base_urls);
+        if !self.codex_command.is_empty() {
+            let commands = self
+                .codex_command
+                .iter()
+                .map(|c| c.split_whitespace().map(str::to_owned).collect())
+                .collect();
+            policy = policy
+                .with_codex_commands(commands)
+                .map_err(|e| anyhow::anyhow!("--codex-command: {e}"))?;
+        }
+        Ok(policy)
+    }
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -30,6 +30,9 @@ pub enum ConfigCommand {
         /// Ask the running server instead (its environment decides secret warnings).
         #[arg(long)]
         remote: bool,
+        /// Offline, the same policy flags as `serve` (and its variables).
+        #[command(flatten)]
+        policy: crate::cli::PolicyArgs,
     },
     /// Print the current config: Switchyard JSON, or OpenClaw files.
     Export {
@@ -65,7 +68,11 @@ pub enum ConfigCommand {
 
 pub async fn run(command: ConfigCommand, server: ServerArgs) -> anyhow::Result<()> {
     match command {
-        ConfigCommand::Validate { file, remote } => {
+        ConfigCommand::Validate {
+            file,
+            remote,
+            policy,
+        } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
             let body = engine::config::parse_text(&text)
@@ -83,7 +90,11 @@ pub async fn run(command: ConfigCommand, server: ServerArgs) -> anyhow::Result<(
             } else {
                 let config = engine::config::Config::from_json(&body)
                     .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-                engine::config::validate::validate(&config, &engine::config::validate::ProcessEnv)
+                engine::config::validate::validate(
+                    &config,
+                    &engine::config::validate::ProcessEnv,
+                    &policy.policy()?,
+                )
             };
             print_report(&report);
             if !report.is_valid() {

@@ -4,6 +4,7 @@
 use anyhow::Context;
 use axum::Router;
 use engine::accounts::Accounts;
+use engine::config::policy::ServerPolicy;
 use engine::config::validate::ProcessEnv;
 use engine::drill::{DrillEnv, Drills};
 use engine::fleet::Fleet;
@@ -78,14 +79,30 @@ pub async fn open_store(database: &Database) -> anyhow::Result<Store> {
 
 /// Where per-agent `CODEX_HOME`s go by default, and this binary for the
 /// `sim` stand-in.
-pub fn codex_env(settings: &Settings) -> anyhow::Result<CodexEnv> {
+pub fn codex_env(settings: &Settings, policy: Arc<ServerPolicy>) -> anyhow::Result<CodexEnv> {
     Ok(CodexEnv {
+        policy,
         default_home: settings.data_dir.join("codex-home"),
         self_exe: match &settings.self_exe {
             Some(exe) => exe.clone(),
             None => std::env::current_exe().context("locating this binary for the sim Codex")?,
         },
     })
+}
+
+/// The operator's policy, plus the directories no workspace may be: the
+/// data directory (the database is there) and the home of the user the
+/// server runs as.
+pub fn server_policy(settings: &Settings) -> Arc<ServerPolicy> {
+    let home = std::env::var_os("HOME")
+        .map(std::path::PathBuf::from)
+        .filter(|h| h.is_absolute());
+    Arc::new(
+        settings
+            .policy
+            .clone()
+            .with_server_dirs(Some(settings.data_dir.clone()), home),
+    )
 }
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
@@ -104,18 +121,20 @@ pub async fn serve(
     let store = open_store(&settings.database).await?;
     crate::telemetry::spawn_run_log_writer(store.clone());
     let clock: engine::clock::SharedClock = Arc::new(engine::clock::SystemClock);
-    let fleet = Fleet::new(store.clone(), clock.clone());
+    let policy = server_policy(&settings);
+    let fleet = Fleet::new(store.clone(), clock.clone()).with_server_policy(policy.clone());
     // The in-process sim serves `kind: sim` providers (the demo fleet's): on
     // loopback, on a port of its own, so it is real HTTP like any provider.
     let sim = SimProvider::start(([127, 0, 0, 1], 0).into())
         .await
         .context("starting the in-process sim provider")?;
     tracing::info!(base_url = %sim.base_url(), "sim provider ready");
-    let codex = Arc::new(CodexAppServer::new(codex_env(&settings)?));
+    let codex = Arc::new(CodexAppServer::new(codex_env(&settings, policy.clone())?));
     let model_router = Arc::new(
         ModelRouter::new(store.clone(), clock.clone(), Arc::new(ProcessEnv))
             .with_sim(Arc::new(sim))
-            .with_codex(codex.clone()),
+            .with_codex(codex.clone())
+            .with_server_policy(policy),
     );
     if settings.seed_demo
         && fleet

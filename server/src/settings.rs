@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use crate::cli::ServeArgs;
+use engine::config::policy::ServerPolicy;
 
 /// A database URL. `Debug` and `Display` hide any password.
 #[derive(Clone)]
@@ -80,6 +81,9 @@ pub struct Settings {
     /// process's own when `None`. Tests that serve in-process set it, since
     /// their executable is the test harness.
     pub self_exe: Option<PathBuf>,
+    /// What configs may make this server do: declared secrets, base URLs,
+    /// Codex commands (`serve` adds the data and home directories).
+    pub policy: ServerPolicy,
     /// `--public-url`: the names operators reach this server at.
     pub public_urls: Vec<url::Url>,
     pub session_idle_minutes: i64,
@@ -118,6 +122,7 @@ impl Settings {
             session_idle_minutes: 120,
             session_max_hours: 12,
             admin_password: None,
+            policy: ServerPolicy::default(),
         }
     }
 
@@ -161,7 +166,9 @@ impl Settings {
                 bail!("--public-url {url}: expected http(s)://host[:port]");
             }
         }
+        let policy = args.policy.policy()?;
         Ok(Settings {
+            policy,
             public_urls: args.public_urls,
             session_idle_minutes: args.session_idle_minutes,
             session_max_hours: args.session_max_hours,

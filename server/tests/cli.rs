@@ -59,6 +59,66 @@ fn validate_works_offline_and_reports_every_problem() {
     assert!(text(&out).contains("line 2, column"), "{}", text(&out));
 }
 
+/// 5,000 nested `[` in a file aborted `config validate` (the JSON5 parse
+/// recursed past the main thread's stack); the policy flags of `serve`
+/// decide what an offline validation accepts too.
+#[test]
+fn validate_bounds_nesting_and_follows_the_policy_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = dir.path().join("deep.json5");
+    std::fs::write(
+        &deep,
+        format!("{{x: {}{}}}", "[".repeat(5_000), "]".repeat(5_000)),
+    )
+    .unwrap();
+    let out = switchyard(&["config", "validate", deep.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("line 1, column 68: nested deeper than 64 levels"),
+        "{}",
+        text(&out)
+    );
+
+    let file = dir.path().join("policy.json");
+    let mut config = engine::sim::demo::fleet_config();
+    config["providers"]["acme"] = json!({"kind": "openai-chat", "baseUrl": "http://127.0.0.1:9/v1",
+        "apiKey": {"env": "ACME_KEY"}, "models": ["m"]});
+    config["harnesses"]["codex"] = json!({"command": ["/opt/codex/bin/codex", "app-server"]});
+    std::fs::write(&file, config.to_string()).unwrap();
+    let path = file.to_str().unwrap();
+    let out = switchyard(&["config", "validate", path], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains(
+            "error   providers.acme.apiKey.env: environment variable ACME_KEY is not declared"
+        ),
+        "{t}"
+    );
+    assert!(t.contains("error   harnesses.codex.command: `/opt/codex/bin/codex app-server` is not a Codex command this server allows"), "{t}");
+    let allowed = [
+        "config",
+        "validate",
+        path,
+        "--secret-env",
+        "ACME_KEY",
+        "--codex-command",
+        "/opt/codex/bin/codex app-server",
+    ];
+    let out = switchyard(&allowed, None);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["config", "validate", path])
+        .env("SWITCHYARD_SECRET_ENV", "OTHER,ACME_KEY")
+        .env(
+            "SWITCHYARD_CODEX_COMMAND",
+            "codex app-server,/opt/codex/bin/codex app-server",
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+}
+
 #[tokio::test]
 async fn export_diff_and_rollback_talk_to_a_running_server() {
     let dir = tempfile::tempdir().unwrap();

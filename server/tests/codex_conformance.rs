@@ -16,6 +16,7 @@
 //! `cargo test -p server --test codex_conformance -- --ignored --nocapture`.
 
 use engine::clock::{SharedClock, SystemClock};
+use engine::config::policy::ServerPolicy;
 use engine::config::{AgentId, Config};
 use engine::failure::FailureClass;
 use engine::harness::codex::{CodexAppServer, CodexEnv};
@@ -109,6 +110,24 @@ fn fleet_with_key(sim_url: &str, codex: Value, api_key_env: Option<&str>) -> Con
         "harnesses": {"codex": codex}
     }))
     .unwrap()
+}
+
+/// The harness as a server started with `--codex-command` for the command
+/// in `settings` (the real binary's path, as these tests run it) and
+/// `--secret-env` for `api_key_env`.
+fn codex_env(dir: &Path, settings: &Value, api_key_env: Option<&str>) -> CodexEnv {
+    let mut policy = ServerPolicy::default()
+        .with_secret_env(api_key_env)
+        .unwrap();
+    if let Some(command) = settings.get("command") {
+        let command: Vec<String> = serde_json::from_value(command.clone()).unwrap();
+        policy = policy.with_codex_commands(vec![command]).unwrap();
+    }
+    CodexEnv {
+        default_home: dir.join("codex-home"),
+        self_exe: env!("CARGO_BIN_EXE_switchyard").into(),
+        policy: Arc::new(policy),
+    }
 }
 
 /// `harnesses.codex` running `program app-server` (plus `extra` arguments).
@@ -241,11 +260,8 @@ async fn route_with_key(mut settings: Value, script: &str, api_key_env: Option<&
     );
     sim.set_script(CONF_MODEL, script.parse().unwrap());
     settings["home"] = json!(dir.path().join("codex-home"));
+    let env = codex_env(dir.path(), &settings, api_key_env);
     let config = fleet_with_key(&sim.base_url(), settings, api_key_env);
-    let env = CodexEnv {
-        default_home: dir.path().join("codex-home"),
-        self_exe: env!("CARGO_BIN_EXE_switchyard").into(),
-    };
     let clock: SharedClock = Arc::new(SystemClock);
     let router = Router::new(store, clock, Arc::new(HashMap::<String, String>::new()))
         .with_sim(sim.clone())
@@ -468,10 +484,7 @@ async fn a_stream_that_breaks_after_output_is_interrupted_and_keeps_its_partial(
     let config = fleet(&sim.base_url(), real(codex, &[], 20_000));
     let agent = config.effective_agent("builder").unwrap();
     let plan = Plan::for_agent(&config, &agent).unwrap();
-    let harness = CodexAppServer::new(CodexEnv {
-        default_home: dir.path().join("codex-home"),
-        self_exe: env!("CARGO_BIN_EXE_switchyard").into(),
-    });
+    let harness = CodexAppServer::new(codex_env(dir.path(), &real(codex, &[], 20_000), None));
     let mut ctx = CallContext::new("partial", Some(AgentId::try_from("builder").unwrap()));
     ctx.cwd = Some(dir.path().to_owned());
     let failure = harness

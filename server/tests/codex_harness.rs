@@ -7,6 +7,7 @@
 //! a few hundred milliseconds; nothing here sleeps to wait for anything.
 
 use engine::clock::{SharedClock, SystemClock};
+use engine::config::policy::ServerPolicy;
 use engine::config::{AgentId, Config, ModelRef};
 use engine::failure::FailureClass;
 use engine::harness::codex::{CodexAppServer, CodexEnv};
@@ -28,10 +29,21 @@ fn exe() -> PathBuf {
     env!("CARGO_BIN_EXE_switchyard").into()
 }
 
+/// The harness as a server runs it; `/nonexistent/codex app-server` is
+/// allowed so a spawn failure can be tested.
 fn codex_env(dir: &Path) -> CodexEnv {
+    let policy = ServerPolicy::default()
+        .with_codex_commands(vec![
+            vec!["/nonexistent/codex".into(), "app-server".into()],
+            vec!["codex".into(), "app-server".into()],
+        ])
+        .unwrap()
+        .with_secret_env(["ACME_API_KEY"])
+        .unwrap();
     CodexEnv {
         default_home: dir.join("codex-home"),
         self_exe: exe(),
+        policy: Arc::new(policy),
     }
 }
 

@@ -20,6 +20,17 @@ const DEFAULT_MAX_TURNS: u32 = 30;
 const DEFAULT_MAX_TOKENS: u64 = 2_000_000;
 const DEFAULT_WALL_TIME: Duration = Duration::from_secs(30 * 60);
 
+/// When a run started at `started` must end. The wall time is clamped to
+/// the config's bound: `Instant + Duration` panics on overflow, and a
+/// revision stored before the bound existed may hold any `u64`.
+fn wall_deadline(
+    started: tokio::time::Instant,
+    wall_time: Option<Duration>,
+) -> tokio::time::Instant {
+    let max = Duration::from_secs(crate::config::limits::MAX_SECONDS);
+    started + wall_time.unwrap_or(DEFAULT_WALL_TIME).min(max)
+}
+
 /// Everything one run of the native engine needs.
 pub struct NativeRun<'a> {
     pub router: &'a Router,
@@ -90,7 +101,7 @@ pub async fn run_native(run: NativeRun<'_>) -> RunOutcome {
     let max_tokens = run.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
     let started = tokio::time::Instant::now();
     run.ctx
-        .limit_deadline(started + run.wall_time.unwrap_or(DEFAULT_WALL_TIME));
+        .limit_deadline(wall_deadline(started, run.wall_time));
     let deadline = run.ctx.deadline().expect("just set");
     let specs: Vec<ToolSpec> = tools::definitions(run.tools)
         .into_iter()
@@ -223,7 +234,10 @@ pub async fn run_native(run: NativeRun<'_>) -> RunOutcome {
             };
             break;
         }
-        let used = outcome.usage.input_tokens + outcome.usage.output_tokens;
+        let used = outcome
+            .usage
+            .input_tokens
+            .saturating_add(outcome.usage.output_tokens);
         if used > max_tokens {
             outcome.end = limit(
                 "maxTokens",

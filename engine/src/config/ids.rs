@@ -85,7 +85,8 @@ fn check_id(s: &str, what: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "invalid {what} `{s}`: use 1-64 letters, digits, `-`, `_` or `.`, starting with a letter or digit"
+            "invalid {what} `{}`: use 1-64 letters, digits, `-`, `_` or `.`, starting with a letter or digit",
+            super::limits::show(s)
         ))
     }
 }

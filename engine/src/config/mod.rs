@@ -15,7 +15,10 @@ mod effective;
 mod harness;
 mod ids;
 mod job;
+pub mod limits;
 mod model_ref;
+#[cfg(feature = "server")]
+pub mod policy;
 mod reachability;
 mod revision;
 mod secret;
@@ -28,10 +31,11 @@ pub use effective::{AgentView, EffectiveAgent, FleetView, Source, Sourced};
 pub use harness::{Choice, HarnessFallback, HarnessPatch, Runtime, Sandbox, Setting};
 pub use ids::{AgentId, ProviderId};
 pub use job::{CronConfig, Job, MissedPolicy, Schedule};
+pub use limits::{ensure_round_trips, MAX_DEPTH};
 pub use model_ref::ModelRef;
 pub use reachability::{CandidateReach, Harness, Reach, Reachability, SkipReason};
 pub use revision::{RevisionId, RevisionInfo};
-pub use secret::SecretRef;
+pub use secret::{is_secret_key, literal_secrets, SecretRef};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -252,8 +256,11 @@ impl EmbeddedHarness {
 
 /// Parses config text as operators write it: JSON5 (comments, trailing
 /// commas, unquoted keys) or plain JSON. A syntax error names line and column.
+/// Every JSON5 text the engine reads comes through here: the nesting is
+/// bounded first ([`limits::check_text`]), since the parser recurses.
 #[cfg(feature = "server")]
 pub fn parse_text(text: &str) -> Result<Value, Error> {
+    limits::check_text(text).map_err(|p| Error::Invalid(vec![p]))?;
     json5::from_str(text).map_err(|json5::Error::Message { msg, location }| {
         let at = location.map_or_else(String::new, |l| {
             format!("line {}, column {}: ", l.line, l.column)
@@ -264,7 +271,11 @@ pub fn parse_text(text: &str) -> Result<Value, Error> {
 
 impl Config {
     /// Parses config JSON, naming the JSON path of the first schema error.
+    /// A value nested deeper than [`MAX_DEPTH`] is refused first, whoever
+    /// parsed it (serde_json accepts 128 levels; JSON5 text is bounded by
+    /// [`parse_text`]), so whatever is accepted can be stored and read back.
     pub fn from_json(value: &Value) -> Result<Self, Error> {
+        limits::check_depth(value).map_err(|p| Error::Invalid(vec![p]))?;
         serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
             let path = if path == "." {

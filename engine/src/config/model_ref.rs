@@ -28,14 +28,19 @@ impl FromStr for ModelRef {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
+        let shown = super::limits::show(s);
         let (provider, model) = s.split_once('/').ok_or_else(|| {
-            format!("model reference `{s}` must be `provider/model`, e.g. `ollama-cloud/glm-5.1`")
+            format!(
+                "model reference `{shown}` must be `provider/model`, e.g. `ollama-cloud/glm-5.1`"
+            )
         })?;
         if model.is_empty() || model.chars().any(char::is_whitespace) {
             return Err(format!(
-                "model reference `{s}` has an empty or blank model part"
+                "model reference `{shown}` has an empty or blank model part"
             ));
         }
+        super::limits::check_model_name(model)
+            .map_err(|e| format!("model reference `{shown}`: {e}"))?;
         Ok(ModelRef {
             provider: ProviderId::try_from(provider)?,
             model: model.to_owned(),

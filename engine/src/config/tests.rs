@@ -248,3 +248,79 @@ fn an_unconfined_exec_is_a_warning_at_its_path() {
         ["agents.defaults.sandbox", "agents.entries.builder.sandbox"]
     );
 }
+
+/// Runs `f` on a thread with a stack of `size` bytes.
+fn on_stack<T: Send + 'static>(size: usize, f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(size)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+/// Stacks the nesting tests run on: 8 MiB, where the JSON5 parser's own
+/// guard lets 5,000 levels through (in a debug build; 2 MiB, a Tokio
+/// worker's, in a release build) and what follows it overflows the stack and
+/// aborts the whole process; and a small one.
+const STACKS: [usize; 2] = [8 << 20, 128 << 10];
+
+#[test]
+fn deeply_nested_text_is_refused_before_the_parser_recurses() {
+    for (stack, n) in STACKS.into_iter().flat_map(|s| [(s, 5_000), (s, 100_000)]) {
+        let err = on_stack(stack, move || {
+            parse_text(&format!("{{\n  x: {}{}}}", "[".repeat(n), "]".repeat(n))).unwrap_err()
+        });
+        let p = &err.problems()[0];
+        assert_eq!(p.path, "(text)");
+        assert!(
+            p.message
+                .starts_with("line 2, column 69: nested deeper than 64"),
+            "{}",
+            p.message
+        );
+    }
+    // As deep as allowed still parses.
+    let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+    parse_text(&ok).unwrap();
+}
+
+fn nested(depth: usize) -> serde_json::Value {
+    let mut v = json!("leaf");
+    for _ in 0..depth {
+        v = json!({ "x": v });
+    }
+    v
+}
+
+/// The brick: an unknown key nested 200 deep was validated and stored, and
+/// every later read of the revision (serde_json, 128 levels) failed.
+#[test]
+fn a_config_too_deep_to_read_back_is_refused_with_its_path() {
+    let body = json!({"agents": {"entries": {"qa": {"notes": nested(200)}}}});
+    // What the store's reader says of it: it could never be read back.
+    assert!(serde_json::from_str::<serde_json::Value>(&body.to_string()).is_err());
+    let err = Config::from_json(&body).unwrap_err();
+    let p = &err.problems()[0];
+    assert!(
+        p.path.starts_with("agents.entries.qa.notes.x.x.x"),
+        "{}",
+        p.path
+    );
+    assert_eq!(p.path.matches(".x").count(), 60, "{}", p.path);
+    assert!(p.message.contains("deeper than 64"), "{}", p.message);
+    let err = ensure_round_trips(&body).unwrap_err();
+    assert!(err.to_string().contains("deeper than 64"), "{err}");
+    // At the limit it is accepted and reads back.
+    let ok = json!({"agents": {"entries": {"qa": {"notes": nested(MAX_DEPTH - 4)}}}});
+    Config::from_json(&ok).unwrap();
+    ensure_round_trips(&ok).unwrap();
+}
+
+#[test]
+fn ensure_round_trips_uses_the_stores_reader() {
+    ensure_round_trips(&crate::sim::demo::fleet_config()).unwrap();
+    // Not a config any more once read back: refused too.
+    let err = ensure_round_trips(&json!({"cron": {"jobs": 5}})).unwrap_err();
+    assert_eq!(err.kind(), crate::ErrorKind::Invalid);
+}

@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 use super::{injection, DrillOptions, DrillOutcome, DrillReport, DrillRequest, Injection};
 use super::{MISSING_COMMAND, MISSING_KEY_ENV};
 use crate::clock::{SharedClock, SystemClock};
+use crate::config::policy::ServerPolicy;
 use crate::config::{
     AgentView, CodexSettings, Config, ModelRef, Provider, ProviderKind, SecretRef,
 };
@@ -138,9 +139,25 @@ pub async fn drill(config: &Config, request: &DrillRequest, env: &DrillEnv) -> R
     }
     let store = Store::open_sqlite(&scratch.path().join("drill.db")).await?;
     let clock: SharedClock = Arc::new(SystemClock);
+    // The drill's own secrets are empty; the one name it references is the
+    // variable a missing-key drill asks for, declared so the drill gets the
+    // `auth_missing` a real unset key gets. Likewise the one command it may
+    // name is the missing one a spawn_failed drill runs.
+    let server_policy = Arc::new(
+        ServerPolicy::default()
+            .with_secret_env([MISSING_KEY_ENV])
+            .and_then(|p| {
+                p.with_codex_commands(vec![vec![
+                    MISSING_COMMAND.to_owned(),
+                    "app-server".to_owned(),
+                ]])
+            })
+            .expect("valid drill policy"),
+    );
     let codex = CodexAppServer::new(CodexEnv {
         default_home: scratch.path().join("codex-home"),
         self_exe: env.self_exe.clone(),
+        policy: server_policy.clone(),
     });
     let router = Router::new(
         store.clone(),
@@ -149,7 +166,8 @@ pub async fn drill(config: &Config, request: &DrillRequest, env: &DrillEnv) -> R
     )
     .with_sim(sim.clone())
     .with_codex(Arc::new(codex))
-    .with_policy(env.policy.clone());
+    .with_policy(env.policy.clone())
+    .with_server_policy(server_policy);
     let drill_agent = drill_config
         .effective_agent(request.agent.as_str())
         .ok_or_else(|| not_found(request.agent.as_str()))?;

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::config::{parse_text, Config};
+use crate::config::{is_secret_key, parse_text, Config, SecretRef};
 use crate::{Error, Problem};
 
 /// What an import did, for the operator to read before (or after) storing.
@@ -96,11 +96,70 @@ pub fn import(
         r.job_state = job_state(state)?;
     }
     synthesize_codex_provider(&mut out, &mut r);
-    r.config = Value::Object(out);
+    let mut config = Value::Object(out);
+    take_literal_secrets(&mut config, "", &mut r);
+    r.config = config;
     // The result must at least fit the schema; reference problems are for
     // the validator to list.
     Config::from_json(&r.config)?;
     Ok(r)
+}
+
+/// OpenClaw keeps secrets anywhere (`channels.telegram.botToken`,
+/// `gateway.auth.token`, provider headers), and the keys Switchyard does not
+/// read are carried over verbatim. A `${NAME}` becomes a reference; a
+/// literal is dropped and reported (never shown), so it is not stored and
+/// never served back in reads, exports or diffs.
+fn take_literal_secrets(value: &mut Value, path: &str, r: &mut ImportReport) {
+    let at = |key: &str| {
+        let key = crate::config::limits::show(key);
+        if path.is_empty() {
+            key
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        Value::Object(map) => {
+            let mut dropped = Vec::new();
+            for (key, child) in map.iter_mut() {
+                let here = at(key);
+                let literal = match child {
+                    Value::String(s) if !s.is_empty() => Some(s.clone()),
+                    Value::Array(list) if list.iter().any(Value::is_string) => Some(String::new()),
+                    _ => None,
+                };
+                match literal.filter(|_| is_secret_key(key)) {
+                    Some(text) => match env_ref(&text).filter(SecretRef::is_ref) {
+                        Some(reference) => {
+                            r.notes.push(Problem::new(
+                                &here,
+                                format!("`{text}` imported as the reference {reference}"),
+                            ));
+                            *child = reference;
+                        }
+                        None => {
+                            r.problems.push(Problem::new(
+                                &here,
+                                "a literal secret is not imported (it is not shown here); put it in an environment variable and reference it as {\"env\": \"NAME\"}",
+                            ));
+                            dropped.push(key.clone());
+                        }
+                    },
+                    None => take_literal_secrets(child, &here, r),
+                }
+            }
+            for key in dropped {
+                map.remove(&key);
+            }
+        }
+        Value::Array(list) => {
+            for (i, child) in list.iter_mut().enumerate() {
+                take_literal_secrets(child, &format!("{path}[{i}]"), r);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// `${NAME}` → `{"env": "NAME"}`.

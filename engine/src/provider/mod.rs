@@ -6,6 +6,12 @@
 //! (`/responses`); this module owns what they share: keys from env
 //! references, timeouts (connect, first byte, idle between chunks, total),
 //! the concurrency permit, streaming and error classification.
+//!
+//! The server's [`ServerPolicy`] is checked again here, whatever validation
+//! let through: a key is read only from a declared variable, and a request
+//! goes only to an allowed base URL, with every address its host resolves
+//! to checked (so a name cannot be re-pointed at a metadata service) and no
+//! redirects followed.
 
 mod chat;
 mod context;
@@ -23,6 +29,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 use crate::clock::SharedClock;
+use crate::config::policy::ServerPolicy;
 use crate::config::{Provider, ProviderId, ProviderKind, Timeouts};
 use crate::failure::{classify_http, classify_stream_error, FailureClass};
 use sse::{SseDecoder, SseEvent};
@@ -56,8 +63,14 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// Values past the config's bounds (a revision stored before they
+    /// existed) are clamped to them, so no deadline computed from them
+    /// overflows.
     pub fn of(provider: &Provider) -> Self {
-        let ms = |v: Option<u64>, default: u64| Duration::from_millis(v.unwrap_or(default));
+        use crate::config::limits::{MAX_CONCURRENCY, MAX_TIMEOUT_MS};
+        let ms = |v: Option<u64>, default: u64| {
+            Duration::from_millis(v.unwrap_or(default).min(MAX_TIMEOUT_MS))
+        };
         let Timeouts {
             connect_ms,
             first_byte_ms,
@@ -70,7 +83,9 @@ impl Limits {
             first_byte: ms(first_byte_ms, 90_000),
             idle: ms(idle_ms, 60_000),
             total: ms(total_ms, 600_000),
-            concurrency: provider.concurrency.map_or(64, |c| c.max(1) as usize),
+            concurrency: provider
+                .concurrency
+                .map_or(64, |c| u64::from(c).clamp(1, MAX_CONCURRENCY) as usize),
         }
     }
 }
@@ -82,6 +97,8 @@ pub struct ProviderClient {
     wire: Wire,
     base_url: String,
     api_key_env: Option<String>,
+    /// Why the key may not be read (its variable is not declared).
+    key_refused: Option<String>,
     limits: Limits,
     http: reqwest::Client,
     permits: Arc<Semaphore>,
@@ -110,10 +127,13 @@ pub(crate) trait StreamState: Send {
 
 impl ProviderClient {
     /// `base_url` overrides the configured one (the in-process `sim` server).
+    /// A base URL or key the `policy` does not allow is refused here, and
+    /// every address the host resolves to is checked at each connection.
     pub fn new(
         id: ProviderId,
         provider: &Provider,
         base_url: Option<String>,
+        policy: &ServerPolicy,
     ) -> Result<Self, String> {
         let wire = match provider.kind {
             ProviderKind::OpenaiChat | ProviderKind::Sim => Wire::Chat,
@@ -127,17 +147,31 @@ impl ProviderClient {
         let base_url = base_url
             .or_else(|| provider.base_url.clone())
             .ok_or_else(|| format!("provider `{id}` has no baseUrl"))?;
+        policy
+            .check_base_url(&base_url)
+            .map_err(|e| format!("provider `{id}`: the base URL {e}"))?;
         let limits = Limits::of(provider);
         let http = reqwest::Client::builder()
             .connect_timeout(limits.connect)
             .pool_idle_timeout(Duration::from_secs(90))
+            // A redirect could lead anywhere, past the checks above; no
+            // provider API needs one.
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(GuardedResolver {
+                policy: policy.clone(),
+            }))
             .build()
             .map_err(|e| format!("provider `{id}`: HTTP client: {e}"))?;
+        let api_key_env = provider.api_key.as_ref().map(|k| k.env.clone());
+        let key_refused = api_key_env
+            .as_deref()
+            .and_then(|env| policy.check_secret_env(env).err());
         Ok(ProviderClient {
             id,
             wire,
             base_url: base_url.trim_end_matches('/').to_owned(),
-            api_key_env: provider.api_key.as_ref().map(|k| k.env.clone()),
+            api_key_env,
+            key_refused,
             permits: Arc::new(Semaphore::new(limits.concurrency)),
             limits,
             http,
@@ -177,11 +211,18 @@ impl ProviderClient {
         result.map_err(|failure| redact(failure, key.as_deref()))
     }
 
-    /// The API key from its `{env}` reference, read at call time.
+    /// The API key from its `{env}` reference, read at call time, and only
+    /// from a variable the server declared as a secret.
     fn key(&self, secrets: &dyn Secrets) -> Result<Option<String>, Failure> {
         let Some(env) = &self.api_key_env else {
             return Ok(None);
         };
+        if let Some(why) = &self.key_refused {
+            return Err(Failure::new(
+                FailureClass::AuthMissing,
+                format!("apiKey of provider `{}`: {why}", self.id),
+            ));
+        }
         secrets.get(env).map(Some).ok_or_else(|| {
             Failure::new(
                 FailureClass::AuthMissing,
@@ -202,7 +243,7 @@ impl ProviderClient {
         clock: &SharedClock,
     ) -> Result<Vec<String>, Failure> {
         let key = self.key(secrets)?;
-        let deadline = Instant::now() + self.limits.first_byte.min(self.limits.total);
+        let deadline = after(self.limits.first_byte.min(self.limits.total));
         let builder = self.http.get(format!("{}/models", self.base_url));
         let result = async {
             let response = self.send(builder, key.as_deref(), deadline, clock).await?;
@@ -256,6 +297,9 @@ impl ProviderClient {
         let text = within(deadline, self.limits.idle, response.text(), "error body")
             .await?
             .unwrap_or_default();
+        // Before classifying: the detail is cut to a log line's length, and
+        // a key cut in half would no longer match.
+        let text = redact_text(&text, key);
         let failure = classify_http(status.as_u16(), &headers, &text, clock.now_ms());
         Err(Failure {
             class: failure.class,
@@ -272,7 +316,7 @@ impl ProviderClient {
         key: Option<&str>,
         clock: &SharedClock,
     ) -> Result<Completion, Failure> {
-        let deadline = Instant::now() + self.limits.total;
+        let deadline = after(self.limits.total);
         let (path, body) = match self.wire {
             Wire::Chat => ("/chat/completions", chat::body(model, request)),
             Wire::Responses => ("/responses", responses::body(model, request)),
@@ -369,6 +413,13 @@ fn stream_broken(detail: &str) -> Failure {
     )
 }
 
+/// `Instant::now() + d`, saturating: `Instant + Duration` panics on overflow.
+fn after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(crate::config::limits::MAX_SECONDS))
+}
+
 /// Awaits `future` for at most `stage`, and never past the total `deadline`.
 async fn within<F: std::future::Future>(
     deadline: Instant,
@@ -396,11 +447,67 @@ async fn within<F: std::future::Future>(
 /// A provider that echoes the key back (some do, in 401 bodies) must not
 /// put it in a detail, a log line or a transcript.
 fn redact(mut failure: Failure, key: Option<&str>) -> Failure {
-    if let Some(key) = key.filter(|k| k.len() >= 4) {
-        failure.detail = failure.detail.replace(key, "[redacted]");
-        failure.partial = failure.partial.map(|p| p.replace(key, "[redacted]"));
-    }
+    failure.detail = redact_text(&failure.detail, key);
+    failure.partial = failure.partial.map(|p| redact_text(&p, key));
     failure
+}
+
+const REDACTED: &str = "[redacted]";
+
+/// `text` without the key, and without a start of it (4 characters or
+/// more) where the text ends, or where a `…` marks it was cut: details are
+/// shortened to a log line, which can cut a key in half.
+fn redact_text(text: &str, key: Option<&str>) -> String {
+    let Some(key) = key.filter(|k| k.len() >= 4) else {
+        return text.to_owned();
+    };
+    let mut out = text.replace(key, REDACTED);
+    for cut in ["…", ""] {
+        let Some(body) = out.strip_suffix(cut) else {
+            continue;
+        };
+        let longest = (4..key.len())
+            .rev()
+            .filter(|&n| key.is_char_boundary(n))
+            .find(|&n| body.ends_with(&key[..n]));
+        if let Some(n) = longest {
+            out = format!("{}{REDACTED}{cut}", &body[..body.len() - n]);
+            break;
+        }
+    }
+    out
+}
+
+/// Resolves a provider's host and keeps only addresses the policy allows:
+/// a host name that passed validation may later resolve to a link-local or
+/// metadata address (DNS rebinding), and that connection is refused here.
+struct GuardedResolver {
+    policy: ServerPolicy,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.policy.clone();
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            policy.check_host_name(&host)?;
+            let resolved: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<std::net::SocketAddr> = resolved
+                .iter()
+                .copied()
+                .filter(|a| policy.check_ip(a.ip()).is_ok())
+                .collect();
+            if allowed.is_empty() {
+                let why = resolved
+                    .first()
+                    .and_then(|a| policy.check_ip(a.ip()).err())
+                    .unwrap_or_else(|| format!("{host} did not resolve"));
+                return Err(why.into());
+            }
+            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
 }
 
 fn transport_failure(error: reqwest::Error) -> Failure {
@@ -443,6 +550,7 @@ impl Clients {
         id: &ProviderId,
         provider: &Provider,
         base_url: Option<String>,
+        policy: &ServerPolicy,
     ) -> Result<Arc<ProviderClient>, String> {
         let mut by_id = self.by_id.lock().expect("clients lock");
         if let Some(built) = by_id.get(id) {
@@ -450,7 +558,12 @@ impl Clients {
                 return Ok(built.client.clone());
             }
         }
-        let client = Arc::new(ProviderClient::new(id.clone(), provider, base_url.clone())?);
+        let client = Arc::new(ProviderClient::new(
+            id.clone(),
+            provider,
+            base_url.clone(),
+            policy,
+        )?);
         by_id.insert(
             id.clone(),
             Built {
@@ -465,5 +578,31 @@ impl Clients {
     pub fn in_flight(&self, id: &ProviderId) -> usize {
         let by_id = self.by_id.lock().expect("clients lock");
         by_id.get(id).map_or(0, |b| b.client.in_flight())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_redacted_whole_and_where_a_cut_left_its_start() {
+        let key = Some("sk-live-0123456789");
+        assert_eq!(
+            redact_text("bad key sk-live-0123456789 given", key),
+            "bad key [redacted] given"
+        );
+        assert_eq!(
+            redact_text("HTTP 401: key sk-live-01…", key),
+            "HTTP 401: key [redacted]…"
+        );
+        assert_eq!(
+            redact_text("stream broke: sk-li", key),
+            "stream broke: [redacted]"
+        );
+        // Three characters say nothing about a key; words that merely
+        // start like one stay.
+        assert_eq!(redact_text("HTTP 401: sk-", key), "HTTP 401: sk-");
+        assert_eq!(redact_text("no key here", None), "no key here");
     }
 }

@@ -25,6 +25,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
+use crate::config::policy::ServerPolicy;
 use crate::config::{
     AgentId, CodexSettings, Harness, HarnessFallback, ModelRef, ProviderKind, Reach,
 };
@@ -246,6 +247,7 @@ pub struct Router {
     sim: Option<Arc<SimProvider>>,
     codex: Option<Arc<dyn CodexHarness>>,
     decisions: broadcast::Sender<DecisionRow>,
+    server_policy: Arc<ServerPolicy>,
 }
 
 /// The store's view of one candidate's health at the start of a call.
@@ -288,7 +290,15 @@ impl Router {
             sim: None,
             codex: None,
             decisions: broadcast::channel(1024).0,
+            server_policy: Arc::new(ServerPolicy::default()),
         }
+    }
+
+    /// What the server allows providers (declared secrets, base URLs); the
+    /// defaults otherwise. Checked when a client is built and called.
+    pub fn with_server_policy(mut self, policy: Arc<ServerPolicy>) -> Self {
+        self.server_policy = policy;
+        self
     }
 
     pub fn with_policy(mut self, policy: Policy) -> Self {
@@ -390,7 +400,7 @@ impl Router {
         provider: &crate::config::Provider,
     ) -> Result<Arc<crate::provider::ProviderClient>, String> {
         let sim_url = self.sim_base_url(provider.kind, &provider.base_url);
-        self.clients.get(id, provider, sim_url)
+        self.clients.get(id, provider, sim_url, &self.server_policy)
     }
 
     pub fn secrets(&self) -> &dyn Secrets {
@@ -912,7 +922,7 @@ impl Walk<'_> {
         };
         let client = router
             .clients
-            .get(c.model.provider(), provider, sim_url)
+            .get(c.model.provider(), provider, sim_url, &router.server_policy)
             .map_err(|e| Failure::new(FailureClass::ProviderNotFound, e))?;
         let fitted = fit_to_window(request, c.context_window());
         self.bounded(client.call(&model, &fitted, router.secrets.as_ref(), &router.clock))

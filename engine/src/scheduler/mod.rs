@@ -542,7 +542,7 @@ impl Scheduler {
             lane: lane_of(job),
             schedule_fp: fp.to_owned(),
             queued_at_ms,
-            deadline_ms: queued_at_ms + self.timeout_ms(job),
+            deadline_ms: queued_at_ms.saturating_add(self.timeout_ms(job)),
             expected_next: due,
             scheduled_for_ms,
             next_run_at_ms,
@@ -551,9 +551,12 @@ impl Scheduler {
         }
     }
 
+    /// Clamped to the config's bound: a revision stored before the bound
+    /// existed may hold any `u64`, which wrapped deadlines negative.
     fn timeout_ms(&self, job: &Job) -> i64 {
         job.timeout_seconds
             .map_or(self.settings.default_timeout_ms, |s| {
+                let s = s.min(crate::config::limits::MAX_SECONDS);
                 i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)
             })
     }
@@ -579,7 +582,7 @@ impl Scheduler {
                 agent_id: job.agent_id.as_str(),
                 lane: &lane,
                 queued_at_ms: now,
-                deadline_ms: Some(now + self.timeout_ms(job)),
+                deadline_ms: Some(now.saturating_add(self.timeout_ms(job))),
             })
             .await?;
         self.emit(&run_id, RunStatus::Queued);
@@ -803,8 +806,12 @@ impl Scheduler {
         ctx.cancel = token;
         ctx.cwd = Some(workspace.root().to_path_buf());
         if let Some(deadline_ms) = run.deadline_ms {
-            let left = (deadline_ms - self.clock.now_ms()).max(0) as u64;
-            ctx.limit_deadline(tokio::time::Instant::now() + Duration::from_millis(left));
+            let left = deadline_ms.saturating_sub(self.clock.now_ms()).max(0) as u64;
+            let now = tokio::time::Instant::now();
+            // A deadline too far to represent is no deadline at all.
+            if let Some(deadline) = now.checked_add(Duration::from_millis(left)) {
+                ctx.limit_deadline(deadline);
+            }
         }
         let outcome = run_native(NativeRun {
             router: &self.router,

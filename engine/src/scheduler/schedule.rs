@@ -82,7 +82,7 @@ impl Compiled {
                 if after_ms < *anchor_ms {
                     return Some(*anchor_ms);
                 }
-                let periods = (after_ms - anchor_ms) / every_ms + 1;
+                let periods = after_ms.checked_sub(*anchor_ms)? / every_ms + 1;
                 anchor_ms.checked_add(periods.checked_mul(*every_ms)?)
             }
             Compiled::At { at_ms } => (*at_ms > after_ms).then_some(*at_ms),

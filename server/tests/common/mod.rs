@@ -33,18 +33,20 @@ pub struct Api {
 
 impl TestServer {
     pub async fn start(data_dir: &std::path::Path) -> Self {
+        Self::start_with(data_dir, |_| {}).await
+    }
+
+    /// With `change` applied to the settings first (a policy, say).
+    pub async fn start_with(
+        data_dir: &std::path::Path,
+        change: impl FnOnce(&mut Settings),
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let mut settings = Settings::for_data_dir(addr, data_dir);
         settings.self_exe = Some(env!("CARGO_BIN_EXE_switchyard").into());
-        Self::start_with(settings, listener).await
-    }
-
-    /// Serves `settings` on `listener`; the returned API client is logged
-    /// in as the first admin.
-    pub async fn start_with(mut settings: Settings, listener: tokio::net::TcpListener) -> Self {
-        let addr: SocketAddr = listener.local_addr().unwrap();
         settings.admin_password = Some(Password(ADMIN_PASSWORD.into()));
+        change(&mut settings);
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(server::serve::serve(settings, listener, async {
             let _ = stopped.await;

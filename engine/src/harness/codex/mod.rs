@@ -27,8 +27,11 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::config::limits::MAX_TIMEOUT_MS;
+use crate::config::policy::ServerPolicy;
 use crate::config::{CodexSettings, ProviderKind};
 use crate::failure::FailureClass;
 use crate::provider::{ChatRequest, Completion, Failure, Role, Usage};
@@ -50,12 +53,18 @@ pub struct CodexEnv {
     pub default_home: PathBuf,
     /// This binary, for `harnesses.codex.sim` (the stand-in).
     pub self_exe: PathBuf,
+    /// Which commands may be spawned, which `env_key`s and base URLs a
+    /// thread may be given.
+    pub policy: Arc<ServerPolicy>,
 }
 
 /// The config's `harnesses.codex`, resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Launch {
     pub command: Vec<String>,
+    /// Why `command` may not be spawned (not on the server's allow-list);
+    /// checked at spawn, whatever validation let through.
+    pub refused: Option<String>,
     pub home: PathBuf,
     pub handshake_timeout: Duration,
     pub request_timeout: Duration,
@@ -65,20 +74,42 @@ pub struct Launch {
 
 impl Launch {
     pub fn resolve(settings: &CodexSettings, env: &CodexEnv) -> Launch {
-        let command = match (&settings.sim, &settings.command) {
-            (Some(script), _) => vec![
-                env.self_exe.display().to_string(),
-                "sim".into(),
-                "codex-app-server".into(),
-                "--behave".into(),
-                script.clone(),
-            ],
-            (None, Some(command)) => command.clone(),
-            (None, None) => CodexSettings::DEFAULT_COMMAND.map(String::from).to_vec(),
+        let policy = &env.policy;
+        let (command, refused) = match (&settings.sim, &settings.command) {
+            // This binary, with a behaviour script that parsed: always allowed.
+            (Some(script), _) => (
+                vec![
+                    env.self_exe.display().to_string(),
+                    "sim".into(),
+                    "codex-app-server".into(),
+                    "--behave".into(),
+                    script.clone(),
+                ],
+                None,
+            ),
+            (None, Some(command)) => (
+                command.clone(),
+                policy.check_codex_command(command).err(),
+            ),
+            (None, None) => match policy.default_codex_command() {
+                Some(command) => (command.to_vec(), None),
+                None => (
+                    CodexSettings::DEFAULT_COMMAND.map(String::from).to_vec(),
+                    Some("no Codex command is allowed on this server; its operator allows one with `switchyard serve --codex-command`".to_owned()),
+                ),
+            },
         };
-        let ms = |v: Option<u64>, d: u64| Duration::from_millis(v.unwrap_or(d));
+        let refused = refused.or_else(|| {
+            let home = settings.home.as_ref()?;
+            let why = env.policy.check_workspace(home).err()?;
+            Some(format!("harnesses.codex.home: {why}"))
+        });
+        // Bounded like the config: a revision stored before the bounds
+        // existed must not overflow a deadline.
+        let ms = |v: Option<u64>, d: u64| Duration::from_millis(v.unwrap_or(d).min(MAX_TIMEOUT_MS));
         Launch {
             command,
+            refused,
             home: settings
                 .home
                 .as_ref()
@@ -145,7 +176,7 @@ impl CodexHarness for CodexAppServer {
             let launch = self.launch(settings);
             let agent = ctx.agent.as_ref().map_or("_", |a| a.as_str());
             let cwd = ctx.cwd.clone().unwrap_or_else(std::env::temp_dir);
-            let thread = thread_params(candidate, &launch, &cwd)?;
+            let thread = thread_params(candidate, &launch, &cwd, &self.env.policy)?;
             let key_env = candidate
                 .provider
                 .as_ref()
@@ -198,7 +229,12 @@ fn prompt(request: &ChatRequest) -> String {
 /// `thread/start` for a candidate. A `kind: codex` provider is Codex's own
 /// login (`openai`); any other codex-family provider is injected per thread
 /// with Codex's retries off, so the router alone decides about retries.
-fn thread_params(candidate: &Candidate, launch: &Launch, cwd: &Path) -> Result<Value, Failure> {
+fn thread_params(
+    candidate: &Candidate,
+    launch: &Launch,
+    cwd: &Path,
+    policy: &ServerPolicy,
+) -> Result<Value, Failure> {
     let Some(provider) = &candidate.provider else {
         return Err(Failure::new(
             FailureClass::ProviderNotFound,
@@ -238,6 +274,25 @@ fn thread_params(candidate: &Candidate, launch: &Launch, cwd: &Path) -> Result<V
             ),
         ));
     };
+    // Codex makes the request itself, out of reach of the provider
+    // client's checks: the URL and the variable it reads are checked here.
+    if let Err(e) = policy.check_base_url(base_url) {
+        return Err(Failure::new(
+            FailureClass::ProviderNotFound,
+            format!(
+                "provider `{}`: the base URL {e}",
+                candidate.model.provider()
+            ),
+        ));
+    }
+    if let Some(key) = &provider.api_key {
+        if let Err(e) = policy.check_secret_env(&key.env) {
+            return Err(Failure::new(
+                FailureClass::AuthMissing,
+                format!("apiKey of provider `{}`: {e}", candidate.model.provider()),
+            ));
+        }
+    }
     let id = candidate.model.provider().as_str();
     let id = if RESERVED_PROVIDER_IDS.contains(&id) {
         format!("switchyard-{id}")
@@ -281,6 +336,13 @@ impl<'a> Session<'a> {
         cwd: &Path,
         key_env: Option<&str>,
     ) -> Result<Session<'a>, Failure> {
+        if let Some(why) = &launch.refused {
+            tracing::warn!(command = %crate::config::limits::show(&launch.command.join(" ")), "refused to start a Codex command that is not allowed");
+            return Err(Failure::new(
+                FailureClass::SpawnFailed,
+                format!("did not start the Codex command: {why}"),
+            ));
+        }
         let home = launch.codex_home(agent).map_err(|e| {
             Failure::new(
                 FailureClass::SpawnFailed,

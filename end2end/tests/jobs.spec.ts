@@ -1,4 +1,4 @@
-import { test, expect, hydrated } from "./fixtures";
+import { test, expect, hydrated, loggedInContext } from "./fixtures";
 
 test("Run now on release-engineer shows the run go queued → running → finished without a reload", async ({ page, request }) => {
   // Slow the serving fallback down (about 4 s of streaming, one word a
@@ -50,7 +50,7 @@ test("the runs page filters by status and works without JavaScript", async ({ br
   await expect.poll(async () => (await (await request.get("/api/v1/runs?status=queued")).json()).runs.length).toBe(0);
   await expect.poll(async () => (await (await request.get("/api/v1/runs?status=running")).json()).runs.length).toBe(0);
 
-  const context = await browser.newContext({ javaScriptEnabled: false });
+  const context = await loggedInContext(browser, server.url, { javaScriptEnabled: false });
   const page = await context.newPage();
   await page.goto(`${server.url}/runs?status=error`);
   await expect(page.locator("tr[data-run]")).toHaveCount(1);

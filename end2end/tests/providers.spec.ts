@@ -1,4 +1,4 @@
-import { test, expect, hydrated } from "./fixtures";
+import { test, expect, hydrated, loggedInContext } from "./fixtures";
 
 const provider = (page, id: string) => page.locator(`article.provider[data-provider="${id}"]`);
 const modelRow = (page, id: string, model: string) => provider(page, id).locator(`tr[data-model="${model}"]`);
@@ -38,7 +38,7 @@ test("a test call that hits a rate limit shows the cooldown; the next test call 
 });
 
 test("the providers page renders complete without JavaScript", async ({ browser, server }) => {
-  const context = await browser.newContext({ javaScriptEnabled: false });
+  const context = await loggedInContext(browser, server.url, { javaScriptEnabled: false });
   const page = await context.newPage();
   await page.goto(`${server.url}/providers`);
   await expect(page.locator("article.provider")).toHaveCount(3);

@@ -230,11 +230,19 @@ fn an_unconfined_exec_is_a_warning_at_its_path() {
         }
     }
     let mut config = fleet();
-    let quiet = validate::validate(&config, &NoEnv);
+    let quiet = validate::validate(
+        &config,
+        &NoEnv,
+        &crate::config::policy::ServerPolicy::default(),
+    );
     assert!(!quiet.warnings.iter().any(|w| w.path.ends_with("sandbox")));
     config.agents.defaults.sandbox = Some(Sandbox::None);
     config.agents.entries.get_mut("builder").unwrap().sandbox = Some(Sandbox::None);
-    let report = validate::validate(&config, &NoEnv);
+    let report = validate::validate(
+        &config,
+        &NoEnv,
+        &crate::config::policy::ServerPolicy::default(),
+    );
     // A warning, never an error: a host without Landlock needs `none`.
     assert!(!report.errors.iter().any(|e| e.path.ends_with("sandbox")));
     let paths: Vec<&str> = report

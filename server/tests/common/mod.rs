@@ -242,9 +242,21 @@ pub async fn login_cookie(base: &str, name: &str, password: &str) -> Option<Stri
 impl ServeProcess {
     /// Serves `data_dir` with `extra` flags; returns once it listens.
     pub async fn spawn(data_dir: &std::path::Path, extra: &[&str], rust_log: &str) -> ServeProcess {
+        Self::spawn_with(data_dir, extra, rust_log, &[], std::process::Stdio::null()).await
+    }
+
+    /// With extra environment variables, and its stderr (the log) to `stderr`.
+    pub async fn spawn_with(
+        data_dir: &std::path::Path,
+        extra: &[&str],
+        rust_log: &str,
+        env: &[(&str, &str)],
+        stderr: std::process::Stdio,
+    ) -> ServeProcess {
         use std::io::BufRead;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
             .args(["serve", "--bind", "127.0.0.1:0"])
+            .envs(env.iter().copied())
             .args(extra)
             .arg("--data-dir")
             .arg(data_dir)
@@ -253,7 +265,7 @@ impl ServeProcess {
             .env("RUST_LOG", rust_log)
             .env("SWITCHYARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let line = std::io::BufReader::new(child.stdout.take().unwrap())

@@ -432,3 +432,16 @@ async fn doctor_checks_the_codex_handshake_providers_and_chains() {
     assert_eq!(report["warnings"][0]["agent"], "qa-engineer");
     server.stop().await;
 }
+
+/// `--bind 0.0.0.0` used to start without a word: now it needs the URL
+/// operators use, so the Host and Origin checks know the server's name.
+#[test]
+fn a_non_loopback_bind_refuses_to_start_without_a_public_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let out = switchyard(&["serve", "--bind", "0.0.0.0:0", "--data-dir", data], None);
+    assert!(!out.status.success());
+    let said = text(&out);
+    assert!(said.contains("--public-url"), "{said}");
+    assert!(!dir.path().join("switchyard.db").exists(), "nothing was opened");
+}

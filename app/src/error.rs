@@ -36,16 +36,7 @@ impl FromServerFnError for AppError {
 }
 
 pub fn code_of(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::NotFound => "not_found",
-        ErrorKind::Conflict => "conflict",
-        ErrorKind::Invalid => "invalid",
-        ErrorKind::Unavailable => "unavailable",
-        ErrorKind::Internal => "internal",
-        ErrorKind::Unauthenticated => "unauthenticated",
-        ErrorKind::Forbidden => "forbidden",
-        ErrorKind::TooMany => "too_many",
-    }
+    kind.code()
 }
 
 /// The HTTP status of an error kind: the REST API and the console's server

@@ -144,6 +144,22 @@ fn join_problems(problems: &[Problem]) -> String {
         .join("; ")
 }
 
+impl ErrorKind {
+    /// The kind as the API's `code` and the audit log's result name it.
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Internal => "internal",
+            ErrorKind::Unauthenticated => "unauthenticated",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::TooMany => "too_many",
+        }
+    }
+}
+
 impl Error {
     pub fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Invalid(vec![Problem::new(path, message)])

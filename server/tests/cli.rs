@@ -443,5 +443,8 @@ fn a_non_loopback_bind_refuses_to_start_without_a_public_url() {
     assert!(!out.status.success());
     let said = text(&out);
     assert!(said.contains("--public-url"), "{said}");
-    assert!(!dir.path().join("switchyard.db").exists(), "nothing was opened");
+    assert!(
+        !dir.path().join("switchyard.db").exists(),
+        "nothing was opened"
+    );
 }

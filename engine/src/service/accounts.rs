@@ -36,11 +36,7 @@ impl Services {
             .with_address(address.map(str::to_owned));
         let (outcome, detail, role) = match &result {
             Ok(session) => ("ok".to_owned(), String::new(), Some(session.actor.role)),
-            Err(e) => (
-                super::kind_name(e.kind()).to_owned(),
-                super::audit_detail(e),
-                None,
-            ),
+            Err(e) => (e.kind().code().to_owned(), super::audit_detail(e), None),
         };
         let mut actor = tried;
         if let Some(role) = role {
@@ -69,10 +65,7 @@ impl Services {
             .with_address(address.map(str::to_owned));
         let (outcome, detail) = match &result {
             Ok(_) => ("ok".to_owned(), format!("via {source}")),
-            Err(e) => (
-                super::kind_name(e.kind()).to_owned(),
-                super::audit_detail(e),
-            ),
+            Err(e) => (e.kind().code().to_owned(), super::audit_detail(e)),
         };
         self.record(&actor, "login.sso", "console", &outcome, &detail)
             .await;

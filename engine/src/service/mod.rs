@@ -94,7 +94,7 @@ impl Services {
         };
         let (outcome, detail) = match &result {
             Ok(_) => ("ok".to_owned(), String::new()),
-            Err(e) => (kind_name(e.kind()).to_owned(), audit_detail(e)),
+            Err(e) => (e.kind().code().to_owned(), audit_detail(e)),
         };
         self.record(actor, action, target, &outcome, &detail).await;
         result
@@ -117,19 +117,6 @@ impl Services {
         if let Err(e) = self.store().append_audit(&event).await {
             tracing::error!(error = %e, action, target, "could not append to the audit log");
         }
-    }
-}
-
-fn kind_name(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::NotFound => "not_found",
-        ErrorKind::Conflict => "conflict",
-        ErrorKind::Invalid => "invalid",
-        ErrorKind::Unavailable => "unavailable",
-        ErrorKind::Internal => "internal",
-        ErrorKind::Unauthenticated => "unauthenticated",
-        ErrorKind::Forbidden => "forbidden",
-        ErrorKind::TooMany => "too_many",
     }
 }
 

@@ -9,6 +9,13 @@ use leptos::prelude::*;
 use crate::api::whoami;
 use crate::error::AppError;
 
+/// Given to the console by the server when single sign-on is on: the login
+/// page shows "Log in with {label}".
+#[derive(Debug, Clone)]
+pub struct SsoLogin {
+    pub label: String,
+}
+
 pub type WhoamiResource = Resource<Result<Whoami, AppError>>;
 
 /// Fetched once per page load and shared by every [`Can`].

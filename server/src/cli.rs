@@ -146,6 +146,69 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub policy: PolicyArgs,
+
+    #[command(flatten)]
+    pub oidc: OidcArgs,
+}
+
+/// Console login through an OpenID Connect provider (docs/SECURITY.md,
+/// "Single sign-on"). All or none: the issuer, the client id, the secret's
+/// variable and at least one role mapping.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct OidcArgs {
+    /// The provider's issuer URL, exactly as its discovery document states
+    /// it (`https://login.example.com/realms/ops`). https, or http on a
+    /// loopback address.
+    #[arg(long, value_name = "URL", env = "SWITCHYARD_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+
+    /// The client id registered at the provider.
+    #[arg(long, value_name = "ID", env = "SWITCHYARD_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+
+    /// The environment variable holding the client secret (its name, not
+    /// the secret: a flag's value shows in `ps`).
+    #[arg(long, value_name = "NAME", env = "SWITCHYARD_OIDC_CLIENT_SECRET_ENV")]
+    pub oidc_client_secret_env: Option<String>,
+
+    /// Where the provider sends the browser back; register it there.
+    /// Default: the first --public-url, else the bound address, followed by
+    /// `/auth/oidc/callback`.
+    #[arg(long, value_name = "URL", env = "SWITCHYARD_OIDC_REDIRECT_URL")]
+    pub oidc_redirect_url: Option<url::Url>,
+
+    /// The claim whose value(s) --oidc-role-map matches: a string or an
+    /// array of strings. Default: `groups`.
+    #[arg(long, value_name = "CLAIM", env = "SWITCHYARD_OIDC_ROLE_CLAIM")]
+    pub oidc_role_claim: Option<String>,
+
+    /// `ROLE=VALUE`: a user whose role claim has VALUE gets ROLE (viewer,
+    /// operator or admin); the highest match wins, and a user without one
+    /// cannot log in. Repeatable; the variable comma-separated.
+    #[arg(
+        long,
+        value_name = "ROLE=VALUE",
+        env = "SWITCHYARD_OIDC_ROLE_MAP",
+        value_delimiter = ','
+    )]
+    pub oidc_role_map: Vec<String>,
+
+    /// The claim that becomes the Switchyard user name. Default:
+    /// `preferred_username`; when the provider sends none, `email`, then
+    /// `sub`.
+    #[arg(long, value_name = "CLAIM", env = "SWITCHYARD_OIDC_USERNAME_CLAIM")]
+    pub oidc_username_claim: Option<String>,
+
+    /// Scopes to ask for besides `openid`. Repeatable; the variable
+    /// comma-separated. Default: `profile`, `email`; add `groups` where
+    /// the provider sends that claim only when asked (Dex, Keycloak).
+    #[arg(
+        long,
+        value_name = "SCOPE",
+        env = "SWITCHYARD_OIDC_SCOPE",
+        value_delimiter = ','
+    )]
+    pub oidc_scope: Vec<String>,
 }
 
 /// What a config may make this server do (docs/SECURITY.md): set here, by

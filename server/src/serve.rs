@@ -30,9 +30,15 @@ use engine::harness::codex::{CodexAppServer, CodexEnv};
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let services = state.services.clone();
+    let sso = auth::oidc::login_button(state.oidc.as_ref());
     // One value for the console, the same the REST API holds; the caller's
     // actor reaches server functions through the request's extensions.
-    let context = move || provide_context(services.clone());
+    let context = move || {
+        provide_context(services.clone());
+        if let Some(sso) = &sso {
+            provide_context(sso.clone());
+        }
+    };
     let leptos = state.leptos.clone();
     Router::new()
         .route(
@@ -45,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(&state, routes, context, move || app::shell(leptos.clone()))
         .merge(api::router())
         .merge(auth::session::router())
+        .merge(auth::oidc::router())
         .merge(health::router())
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
@@ -194,10 +201,22 @@ pub async fn serve(
         accounts,
         clock: clock.clone(),
     });
+    let origins = Arc::new(Origins::new(addr, &settings.public_urls, false));
+    let oidc = match &settings.oidc {
+        Some(oidc) => Some(Arc::new(single_sign_on(oidc, &settings, addr, &origins)?)),
+        None => None,
+    };
+    if let Some(oidc) = &oidc {
+        tokio::spawn({
+            let oidc = oidc.clone();
+            async move { oidc.warm_up().await }
+        });
+    }
     let state = AppState {
+        oidc,
         services,
         leptos,
-        origins: Arc::new(Origins::new(addr, &settings.public_urls, false)),
+        origins,
         secure_cookies: settings.secure_cookies(),
         session_max_age_s: settings.session_policy().absolute_ms / 1000,
     };
@@ -249,6 +268,47 @@ pub async fn serve(
     }
     store.close().await;
     Ok(())
+}
+
+/// The OpenID client, with its redirect URL: as given, or the first public
+/// URL, or the bound address, followed by the callback path. It must be a
+/// name this server answers to, or the provider's answer would be refused.
+fn single_sign_on(
+    oidc: &crate::settings::OidcSettings,
+    settings: &Settings,
+    bound: std::net::SocketAddr,
+    origins: &Origins,
+) -> anyhow::Result<auth::oidc::Oidc> {
+    let redirect = match &oidc.redirect_url {
+        Some(url) => url.clone(),
+        None => {
+            let base = match settings.public_urls.first() {
+                Some(url) => url.origin().ascii_serialization(),
+                None => format!("http://{bound}"),
+            };
+            url::Url::parse(&format!("{base}{}", auth::oidc::CALLBACK_PATH))
+                .context("building the OpenID redirect URL")?
+        }
+    };
+    let authority = match (redirect.host_str(), redirect.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        (None, _) => String::new(),
+    };
+    if !origins.allows_host(&authority) {
+        anyhow::bail!(
+            "--oidc-redirect-url {redirect}: this server does not answer to `{authority}`; \
+             add it with --public-url"
+        );
+    }
+    let client =
+        auth::oidc::Oidc::new(oidc.clone(), redirect).context("setting up the OpenID client")?;
+    tracing::info!(
+        issuer = %oidc.issuer,
+        redirect_url = client.redirect_url(),
+        "single sign-on on"
+    );
+    Ok(client)
 }
 
 /// A database without users gets `admin`, with the password in

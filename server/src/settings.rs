@@ -91,6 +91,217 @@ pub struct Settings {
     /// `SWITCHYARD_ADMIN_PASSWORD`: the first admin's password on a
     /// database without users (otherwise one is generated and printed once).
     pub admin_password: Option<Password>,
+    /// Console login through an OpenID provider; `None`: passwords only.
+    pub oidc: Option<OidcSettings>,
+}
+
+/// `--oidc-*`: who the provider is, how this server is registered there,
+/// and how its claims become a Switchyard user and role.
+#[derive(Debug, Clone)]
+pub struct OidcSettings {
+    /// As given: discovery and ID tokens must name exactly this issuer.
+    pub issuer: String,
+    pub client_id: String,
+    /// Read from the variable `--oidc-client-secret-env` names.
+    pub client_secret: Password,
+    /// `None`: derived from the public URL or the bound address at start.
+    pub redirect_url: Option<url::Url>,
+    pub role_claim: String,
+    /// `(role, claim value)`; the highest role with a matching value wins.
+    pub role_map: Vec<(engine::identity::Role, String)>,
+    pub username_claim: String,
+    /// Besides `openid`, which is always asked for.
+    pub scopes: Vec<String>,
+}
+
+impl OidcSettings {
+    pub const DEFAULT_ROLE_CLAIM: &'static str = "groups";
+    pub const DEFAULT_USERNAME_CLAIM: &'static str = "preferred_username";
+
+    /// `None` when no `--oidc-*` flag is given; an error naming every
+    /// missing flag when only some are (a half-configured login would
+    /// otherwise fail only when someone tries it). `env` reads the
+    /// client secret's variable.
+    pub fn from_args(
+        args: &crate::cli::OidcArgs,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Option<Self>> {
+        let any = args.oidc_issuer.is_some()
+            || args.oidc_client_id.is_some()
+            || args.oidc_client_secret_env.is_some()
+            || args.oidc_redirect_url.is_some()
+            || args.oidc_role_claim.is_some()
+            || !args.oidc_role_map.is_empty()
+            || args.oidc_username_claim.is_some()
+            || !args.oidc_scope.is_empty();
+        if !any {
+            return Ok(None);
+        }
+        let mut missing = Vec::new();
+        if args.oidc_issuer.is_none() {
+            missing.push("--oidc-issuer (SWITCHYARD_OIDC_ISSUER)");
+        }
+        if args.oidc_client_id.is_none() {
+            missing.push("--oidc-client-id (SWITCHYARD_OIDC_CLIENT_ID)");
+        }
+        if args.oidc_client_secret_env.is_none() {
+            missing.push("--oidc-client-secret-env (SWITCHYARD_OIDC_CLIENT_SECRET_ENV)");
+        }
+        if args.oidc_role_map.is_empty() {
+            missing.push("--oidc-role-map (SWITCHYARD_OIDC_ROLE_MAP)");
+        }
+        if !missing.is_empty() {
+            bail!(
+                "OpenID Connect login is only partly configured: missing {}. Give all of \
+                 --oidc-issuer, --oidc-client-id, --oidc-client-secret-env and at least one \
+                 --oidc-role-map, or none of the --oidc-* flags",
+                missing.join(", ")
+            );
+        }
+        let issuer = args.oidc_issuer.clone().unwrap_or_default();
+        check_issuer(&issuer)?;
+        let client_id = args.oidc_client_id.clone().unwrap_or_default();
+        if client_id.trim().is_empty() {
+            bail!("--oidc-client-id is empty");
+        }
+        let secret_env = args.oidc_client_secret_env.clone().unwrap_or_default();
+        let client_secret = match env(&secret_env) {
+            Some(secret) if !secret.is_empty() => Password(secret),
+            _ => bail!(
+                "--oidc-client-secret-env {}: the variable `{}` is not set or empty; \
+                 put the client secret in it",
+                secret_env.escape_debug(),
+                secret_env.escape_debug()
+            ),
+        };
+        if let Some(url) = &args.oidc_redirect_url {
+            check_redirect_url(url)?;
+        }
+        let role_map = args
+            .oidc_role_map
+            .iter()
+            .map(|entry| parse_role_map(entry))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let role_claim = claim_name(
+            "--oidc-role-claim",
+            args.oidc_role_claim.as_deref(),
+            Self::DEFAULT_ROLE_CLAIM,
+        )?;
+        let username_claim = claim_name(
+            "--oidc-username-claim",
+            args.oidc_username_claim.as_deref(),
+            Self::DEFAULT_USERNAME_CLAIM,
+        )?;
+        let mut scopes = Vec::new();
+        let given: Vec<&str> = if args.oidc_scope.is_empty() {
+            vec!["profile", "email"]
+        } else {
+            args.oidc_scope.iter().map(String::as_str).collect()
+        };
+        for scope in given {
+            let ok = !scope.is_empty()
+                && scope
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\');
+            if !ok {
+                bail!(
+                    "--oidc-scope `{}`: a scope is printable ASCII without spaces",
+                    scope.escape_debug()
+                );
+            }
+            if scope != "openid" && !scopes.iter().any(|s| s == scope) {
+                scopes.push(scope.to_owned());
+            }
+        }
+        Ok(Some(OidcSettings {
+            issuer,
+            client_id,
+            client_secret,
+            redirect_url: args.oidc_redirect_url.clone(),
+            role_claim,
+            role_map,
+            username_claim,
+            scopes,
+        }))
+    }
+}
+
+/// The provider's tokens travel from it to this server: https, except on
+/// this machine.
+fn check_issuer(issuer: &str) -> anyhow::Result<()> {
+    let url = url::Url::parse(issuer)
+        .map_err(|e| anyhow::anyhow!("--oidc-issuer `{}`: {e}", issuer.escape_debug()))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    let ok = match url.scheme() {
+        "https" => url.host().is_some(),
+        "http" => loopback,
+        _ => false,
+    };
+    if !ok {
+        bail!(
+            "--oidc-issuer `{}`: expected https://host[/path] (http only on a loopback address)",
+            issuer.escape_debug()
+        );
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        bail!(
+            "--oidc-issuer `{}`: an issuer has no query, fragment or credentials",
+            issuer.escape_debug()
+        );
+    }
+    Ok(())
+}
+
+fn check_redirect_url(url: &url::Url) -> anyhow::Result<()> {
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host_str().is_none()
+        || !url.path().ends_with(crate::auth::oidc::CALLBACK_PATH)
+    {
+        bail!(
+            "--oidc-redirect-url {url}: expected http(s)://host[:port]{}",
+            crate::auth::oidc::CALLBACK_PATH
+        );
+    }
+    Ok(())
+}
+
+/// `admin=switchyard-admins` → (Admin, "switchyard-admins").
+pub fn parse_role_map(entry: &str) -> anyhow::Result<(engine::identity::Role, String)> {
+    let (role, value) = entry.split_once('=').unwrap_or((entry, ""));
+    let role: engine::identity::Role = role.trim().parse().map_err(|_| {
+        anyhow::anyhow!(
+            "--oidc-role-map `{}`: expected ROLE=VALUE with ROLE one of viewer, operator, admin",
+            entry.escape_debug()
+        )
+    })?;
+    if value.is_empty() {
+        bail!(
+            "--oidc-role-map `{}`: expected ROLE=VALUE, the value the role claim must hold",
+            entry.escape_debug()
+        );
+    }
+    Ok((role, value.to_owned()))
+}
+
+fn claim_name(flag: &str, given: Option<&str>, default: &str) -> anyhow::Result<String> {
+    let name = given.unwrap_or(default);
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '/'));
+    if !ok {
+        bail!(
+            "{flag} `{}`: a claim name is letters, digits and `_-.:/`",
+            name.escape_debug()
+        );
+    }
+    Ok(name.to_owned())
 }
 
 /// A password that `Debug` never prints.
@@ -123,6 +334,7 @@ impl Settings {
             session_max_hours: 12,
             admin_password: None,
             policy: ServerPolicy::default(),
+            oidc: None,
         }
     }
 
@@ -167,7 +379,9 @@ impl Settings {
             }
         }
         let policy = args.policy.policy()?;
+        let oidc = OidcSettings::from_args(&args.oidc, |name| std::env::var(name).ok())?;
         Ok(Settings {
+            oidc,
             policy,
             public_urls: args.public_urls,
             session_idle_minutes: args.session_idle_minutes,

@@ -6,6 +6,7 @@ use leptos::config::LeptosOptions;
 use std::sync::Arc;
 
 use crate::auth::guard::Origins;
+use crate::auth::oidc::Oidc;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -19,6 +20,8 @@ pub struct AppState {
     /// that terminates it).
     pub secure_cookies: bool,
     pub session_max_age_s: i64,
+    /// Single sign-on, when `--oidc-issuer` and friends are given.
+    pub oidc: Option<Arc<Oidc>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

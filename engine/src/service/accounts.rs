@@ -72,6 +72,23 @@ impl Services {
         result
     }
 
+    /// An identity provider vouched for `name`, but this server refuses the
+    /// login (no role maps, the name is unusable): audited as a failed
+    /// `login.sso`, like a wrong password is a failed `login`.
+    pub async fn login_sso_refused(
+        &self,
+        name: &str,
+        source: &str,
+        address: Option<&str>,
+        reason: &str,
+    ) {
+        let actor = Actor::user(crate::identity::printable(name), Role::Viewer)
+            .with_address(address.map(str::to_owned));
+        let detail = format!("via {source}: {reason}");
+        self.record(&actor, "login.sso", "console", "forbidden", &detail)
+            .await;
+    }
+
     pub async fn logout(&self, actor: &Actor, session_secret: &str) -> Result<()> {
         let result = self.accounts.logout(session_secret).await;
         self.record(

@@ -10,11 +10,13 @@
 //!    one, pages redirect to the login page. What a known caller may do is
 //!    decided by the engine's services, which take the actor on every call.
 //!
-//! The login and logout endpoints live in [`session`].
+//! The login and logout endpoints live in [`session`]; single sign-on
+//! through an OpenID provider in [`oidc`].
 
 pub mod gate;
 pub mod guard;
 pub mod identify;
+pub mod oidc;
 pub mod session;
 
 use axum::extract::FromRequestParts;

@@ -94,7 +94,7 @@ pub(crate) async fn whoami(Caller(actor): Caller) -> Json<Whoami> {
     Json(actor.whoami())
 }
 
-fn session_cookie(secret: &str, max_age_s: i64, secure: bool) -> HeaderValue {
+pub(crate) fn session_cookie(secret: &str, max_age_s: i64, secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
         "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}"

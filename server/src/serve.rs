@@ -151,6 +151,11 @@ pub async fn serve(
         tracing::info!("empty database: seeded the demo fleet");
     }
     let addr = listener.local_addr()?;
+    let origins = Arc::new(Origins::new(addr, &settings.public_urls, false));
+    let oidc = match &settings.oidc {
+        Some(oidc) => Some(Arc::new(single_sign_on(oidc, &settings, addr, &origins)?)),
+        None => None,
+    };
     let leptos = LeptosOptions::builder()
         .output_name("switchyard")
         .site_root(settings.site_root.to_string_lossy().into_owned())
@@ -201,11 +206,6 @@ pub async fn serve(
         accounts,
         clock: clock.clone(),
     });
-    let origins = Arc::new(Origins::new(addr, &settings.public_urls, false));
-    let oidc = match &settings.oidc {
-        Some(oidc) => Some(Arc::new(single_sign_on(oidc, &settings, addr, &origins)?)),
-        None => None,
-    };
     if let Some(oidc) = &oidc {
         tokio::spawn({
             let oidc = oidc.clone();

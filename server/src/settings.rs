@@ -418,7 +418,118 @@ fn default_site_root() -> anyhow::Result<PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    use super::DatabaseUrl;
+    use super::{DatabaseUrl, OidcSettings};
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn oidc(flags: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Option<OidcSettings>> {
+        let argv = ["switchyard", "serve"].iter().chain(flags);
+        let Some(Command::Serve(args)) = Cli::try_parse_from(argv).unwrap().command else {
+            unreachable!()
+        };
+        OidcSettings::from_args(&args.oidc, |name| {
+            env.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    const FULL: &[&str] = &[
+        "--oidc-issuer",
+        "https://login.example.com/realms/ops",
+        "--oidc-client-id",
+        "switchyard",
+        "--oidc-client-secret-env",
+        "SY_OIDC_SECRET",
+        "--oidc-role-map",
+        "admin=sy-admins",
+        "--oidc-role-map",
+        "operator=sy-ops",
+    ];
+
+    #[test]
+    fn oidc_is_all_or_none() {
+        assert!(oidc(&[], &[]).unwrap().is_none());
+        let full = oidc(FULL, &[("SY_OIDC_SECRET", "s3cret")])
+            .unwrap()
+            .unwrap();
+        assert_eq!(full.issuer, "https://login.example.com/realms/ops");
+        assert_eq!(full.role_claim, "groups");
+        assert_eq!(full.username_claim, "preferred_username");
+        assert_eq!(full.scopes, ["profile", "email"]);
+        assert_eq!(full.role_map.len(), 2);
+        assert!(!format!("{full:?}").contains("s3cret"));
+
+        // Each of the four left out is named.
+        for (i, flag) in [
+            "--oidc-issuer",
+            "--oidc-client-id",
+            "--oidc-client-secret-env",
+            "--oidc-role-map",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let partial: Vec<&str> = FULL
+                .chunks(2)
+                .filter(|pair| pair[0] != *flag)
+                .flatten()
+                .copied()
+                .collect();
+            let err = oidc(&partial, &[("SY_OIDC_SECRET", "s")])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("missing {flag} (SWITCHYARD_OIDC_"))
+                    || (i > 0 && err.contains(&format!(", {flag} ("))),
+                "{flag}: {err}"
+            );
+        }
+        // One stray flag is a partial config too.
+        let err = oidc(&["--oidc-role-claim", "roles"], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("missing --oidc-issuer") && err.contains("--oidc-role-map"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn oidc_values_are_checked() {
+        let with = |extra: &[&str], env: &[(&str, &str)]| {
+            let mut flags = FULL.to_vec();
+            flags.extend_from_slice(extra);
+            oidc(&flags, env).map(|_| ()).unwrap_err().to_string()
+        };
+        let err = with(&[], &[]);
+        assert!(
+            err.contains("the variable `SY_OIDC_SECRET` is not set"),
+            "{err}"
+        );
+        let err = with(&[], &[("SY_OIDC_SECRET", "")]);
+        assert!(err.contains("not set or empty"), "{err}");
+        let secret = [("SY_OIDC_SECRET", "s")];
+        let err = with(&["--oidc-role-map", "root=x"], &secret);
+        assert!(err.contains("--oidc-role-map `root=x`"), "{err}");
+        let err = with(&["--oidc-role-map", "admin="], &secret);
+        assert!(err.contains("expected ROLE=VALUE"), "{err}");
+        let err = with(&["--oidc-username-claim", "a b"], &secret);
+        assert!(err.contains("--oidc-username-claim `a b`"), "{err}");
+        let err = with(
+            &["--oidc-redirect-url", "https://sy.example.com/elsewhere"],
+            &secret,
+        );
+        assert!(err.contains("/auth/oidc/callback"), "{err}");
+
+        // Tokens cross the network from the issuer: https unless loopback.
+        let mut plain = FULL.to_vec();
+        plain[1] = "http://login.example.com";
+        let err = oidc(&plain, &secret).unwrap_err().to_string();
+        assert!(err.contains("http only on a loopback address"), "{err}");
+        plain[1] = "http://127.0.0.1:5556/dex";
+        assert!(oidc(&plain, &secret).unwrap().is_some());
+    }
 
     #[test]
     fn database_url_never_shows_its_password() {

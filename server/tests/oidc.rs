@@ -523,3 +523,28 @@ async fn a_provider_that_is_down_does_not_stop_the_server() {
     assert!(error.contains("cannot be reached"), "{error}");
     server.stop().await;
 }
+
+/// The provider would send the browser to a name this server refuses
+/// (421): caught at start, not at the first login.
+#[tokio::test]
+async fn a_redirect_url_this_server_does_not_answer_to_refuses_to_start() {
+    let data = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut settings =
+        server::settings::Settings::for_data_dir(listener.local_addr().unwrap(), data.path());
+    let mut oidc = oidc_settings("https://login.example.com");
+    oidc.redirect_url = Some(
+        "https://switchyard.example.com/auth/oidc/callback"
+            .parse()
+            .unwrap(),
+    );
+    settings.oidc = Some(oidc);
+    let err = server::serve::serve(settings, listener, std::future::pending())
+        .await
+        .unwrap_err();
+    let err = format!("{err:#}");
+    assert!(
+        err.contains("does not answer to `switchyard.example.com`") && err.contains("--public-url"),
+        "{err}"
+    );
+}

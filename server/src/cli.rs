@@ -147,8 +147,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub policy: PolicyArgs,
 
+    /// Boxed: nine optional flags would make every `Command` this large.
     #[command(flatten)]
-    pub oidc: OidcArgs,
+    pub oidc: Box<OidcArgs>,
 }
 
 /// Console login through an OpenID Connect provider (docs/SECURITY.md,

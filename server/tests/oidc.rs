@@ -203,7 +203,7 @@ impl Browser {
     /// Starts a login at `base` and follows the provider's redirects as
     /// `account` until the provider sends the browser back: returns that
     /// callback URL, unvisited.
-    async fn to_callback(&mut self, base: &str, account: &str, next: &str) -> String {
+    async fn through_provider(&mut self, base: &str, account: &str, next: &str) -> String {
         let res = self
             .get(&format!("{base}/auth/oidc/login?next={}", urlencode(next)))
             .await;
@@ -309,7 +309,7 @@ async fn whoami(base: &str, session: &str) -> (u16, Value) {
 
 async fn login(server: &TestServer, account: &str, next: &str) -> Result<String, String> {
     let mut browser = Browser::new();
-    let callback = browser.to_callback(&server.base, account, next).await;
+    let callback = browser.through_provider(&server.base, account, next).await;
     browser.finish(&callback, next).await
 }
 
@@ -389,6 +389,12 @@ async fn users_without_a_mapped_group_or_a_usable_name_are_refused() {
         error.contains("`preferred_username` claim `mallory <script>` is not a usable user name"),
         "{error}"
     );
+    // The provider's `admin` is not the server's password admin.
+    let error = login(&server, "impostor", "/").await.unwrap_err();
+    assert!(
+        error.contains("user `admin` exists and logs in with password"),
+        "{error}"
+    );
     let users = server.get_json("/api/v1/users").await;
     assert_eq!(users.as_array().unwrap().len(), 1, "only admin: {users}");
     let audit = server.get_json("/api/v1/audit?limit=50").await;
@@ -399,6 +405,16 @@ async fn users_without_a_mapped_group_or_a_usable_name_are_refused() {
             .iter()
             .any(|e| e["action"] == "login.sso"
                 && e["actor"] == "user:carol"
+                && e["result"] == "forbidden"),
+        "{audit}"
+    );
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "login.sso"
+                && e["actor"] == "user:admin"
                 && e["result"] == "forbidden"),
         "{audit}"
     );
@@ -414,7 +430,7 @@ async fn tampered_foreign_and_replayed_answers_are_refused() {
 
     // A state the server never issued.
     let mut browser = Browser::new();
-    let callback = browser.to_callback(base, "alice", "/").await;
+    let callback = browser.through_provider(base, "alice", "/").await;
     let tampered = with_state(&callback, "forged-state");
     let error = browser.finish(&tampered, "/").await.unwrap_err();
     assert!(
@@ -425,7 +441,7 @@ async fn tampered_foreign_and_replayed_answers_are_refused() {
     // Login CSRF: the attacker's own answer, opened in the victim's
     // browser (which has no state cookie for it), logs nobody in.
     let mut attacker = Browser::new();
-    let attackers = attacker.to_callback(base, "alice", "/").await;
+    let attackers = attacker.through_provider(base, "alice", "/").await;
     let mut victim = Browser::new();
     let error = victim.finish(&attackers, "/").await.unwrap_err();
     assert!(
@@ -438,7 +454,7 @@ async fn tampered_foreign_and_replayed_answers_are_refused() {
 
     // Replay: a login that worked, sent again with the same cookie.
     let mut browser = Browser::new();
-    let callback = browser.to_callback(base, "olga", "/jobs").await;
+    let callback = browser.through_provider(base, "olga", "/jobs").await;
     let cookie = browser.cookies["switchyard_oidc_state"].clone();
     let session = browser.finish(&callback, "/jobs").await.unwrap();
     assert_eq!(whoami(base, &session).await.0, 200);

@@ -29,6 +29,8 @@ const accounts = {
   carol: { groups: ['staff'] },
   nogroups: {},
   mallory: { preferred_username: 'mallory <script>' },
+  // Claims the name of the server's password admin.
+  impostor: { preferred_username: 'admin', groups: ['switchyard-admins'] },
 };
 
 function account(id) {

@@ -61,6 +61,9 @@ const METADATA_TTL: Duration = Duration::from_secs(3_600);
 /// A signature that does not verify makes us fetch the keys again (the
 /// provider may have rotated them), at most this often.
 const FORCED_REFRESH_EVERY: Duration = Duration::from_secs(60);
+/// After a failed discovery, logins use the copy they have (or are refused)
+/// for this long before the provider is asked again.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub fn router() -> Router<AppState> {
@@ -111,8 +114,15 @@ pub struct Oidc {
     /// Follows no redirects: the provider's URLs come from its discovery
     /// document, and a redirect there could point anywhere.
     http: openidconnect::reqwest::Client,
-    metadata: tokio::sync::Mutex<Option<Discovered>>,
+    metadata: tokio::sync::Mutex<MetadataCache>,
     pending: Mutex<HashMap<String, Pending>>,
+}
+
+#[derive(Default)]
+struct MetadataCache {
+    discovered: Option<Discovered>,
+    /// When discovery last failed.
+    failed: Option<Instant>,
 }
 
 struct Discovered {
@@ -174,7 +184,7 @@ impl Oidc {
             issuer,
             label,
             http,
-            metadata: tokio::sync::Mutex::new(None),
+            metadata: tokio::sync::Mutex::new(MetadataCache::default()),
             pending: Mutex::new(HashMap::new()),
             settings,
         })
@@ -211,32 +221,41 @@ impl Oidc {
     /// than [`METADATA_TTL`] or when `refresh` asks (a signature did not
     /// verify). A failed refresh keeps the old copy.
     async fn metadata(&self, refresh: bool) -> Result<CoreProviderMetadata, Refusal> {
-        let mut cached = self.metadata.lock().await;
-        if let Some(d) = cached.as_ref() {
+        let mut cache = self.metadata.lock().await;
+        if let Some(d) = &cache.discovered {
             let fresh = d.fetched.elapsed() < METADATA_TTL;
             let recently = d.fetched.elapsed() < FORCED_REFRESH_EVERY;
             if (fresh && !refresh) || (refresh && recently) {
                 return Ok(d.metadata.clone());
             }
         }
-        let fetched = tokio::time::timeout(
-            HTTP_TIMEOUT,
-            CoreProviderMetadata::discover_async(self.issuer.clone(), &self.http),
-        )
-        .await;
-        let error = match fetched {
-            Ok(Ok(metadata)) => {
-                *cached = Some(Discovered {
-                    metadata: metadata.clone(),
-                    fetched: Instant::now(),
-                });
-                return Ok(metadata);
-            }
-            Ok(Err(e)) => chain(&e),
-            Err(_) => format!("no answer within {} s", HTTP_TIMEOUT.as_secs()),
-        };
-        tracing::error!(issuer = %self.settings.issuer, error = %error, "OpenID provider discovery failed");
-        match cached.as_ref() {
+        // A provider that just failed is not asked again for a while:
+        // otherwise every login (anyone may start one) would wait for it.
+        let failed_lately = cache
+            .failed
+            .is_some_and(|t| t.elapsed() < RETRY_AFTER_FAILURE);
+        if !failed_lately {
+            let fetched = tokio::time::timeout(
+                HTTP_TIMEOUT,
+                CoreProviderMetadata::discover_async(self.issuer.clone(), &self.http),
+            )
+            .await;
+            let error = match fetched {
+                Ok(Ok(metadata)) => {
+                    cache.discovered = Some(Discovered {
+                        metadata: metadata.clone(),
+                        fetched: Instant::now(),
+                    });
+                    cache.failed = None;
+                    return Ok(metadata);
+                }
+                Ok(Err(e)) => chain(&e),
+                Err(_) => format!("no answer within {} s", HTTP_TIMEOUT.as_secs()),
+            };
+            cache.failed = Some(Instant::now());
+            tracing::error!(issuer = %self.settings.issuer, error = %error, "OpenID provider discovery failed");
+        }
+        match &cache.discovered {
             Some(d) => Ok(d.metadata.clone()),
             None => Err(Refusal::new(format!(
                 "Single sign-on is not available: the identity provider at {} cannot be reached. \

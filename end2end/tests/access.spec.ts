@@ -71,8 +71,9 @@ test("an admin creates a token, sees it once, revokes it; the audit log shows it
   await page.reload();
   await hydrated(page);
   await expect(page.getByText(secret)).toHaveCount(0);
-  await page.getByRole("row", { name: /ci-deploy/ }).getByRole("button", { name: "Revoke" }).click();
-  await expect(page.getByRole("row", { name: /ci-deploy/ })).toContainText("revoked");
+  const row = page.getByTestId("tokens").getByRole("row", { name: /ci-deploy/ });
+  await row.getByRole("button", { name: "Revoke" }).click();
+  await expect(row).toContainText("revoked");
   const after = await page.request.get(`${server.url}/api/v1/whoami`, {
     headers: { authorization: `Bearer ${secret}` },
   });

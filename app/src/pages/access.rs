@@ -116,7 +116,7 @@ fn Tokens(
                 <label>"Expires in days " <input name="expires_in_days" inputmode="numeric" placeholder="never"/></label>
                 <button type="submit" class="button primary">"Create token"</button>
             </ActionForm>
-            <table class="table">
+            <table class="table" data-testid="tokens">
                 <thead><tr><th>"Name"</th><th>"Role"</th><th>"Scope"</th><th>"Created"</th>
                     <th>"Expires"</th><th>"Last used"</th><th>"State"</th><th></th></tr></thead>
                 <tbody>

@@ -6,8 +6,10 @@ use anyhow::{bail, Context};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use crate::cli::ServeArgs;
+use crate::net::{tls::Tls, TransportSettings, TrustedProxies};
 use engine::config::policy::ServerPolicy;
 
 /// A database URL. `Debug` and `Display` hide any password.
@@ -91,6 +93,8 @@ pub struct Settings {
     /// `SWITCHYARD_ADMIN_PASSWORD`: the first admin's password on a
     /// database without users (otherwise one is generated and printed once).
     pub admin_password: Option<Password>,
+    /// Timeouts, limits, TLS and trusted proxies of the HTTP transport.
+    pub transport: TransportSettings,
 }
 
 /// A password that `Debug` never prints.
@@ -123,6 +127,7 @@ impl Settings {
             session_max_hours: 12,
             admin_password: None,
             policy: ServerPolicy::default(),
+            transport: TransportSettings::default(),
         }
     }
 
@@ -135,7 +140,7 @@ impl Settings {
 
     /// Cookies are `Secure` when operators reach the server over https.
     pub fn secure_cookies(&self) -> bool {
-        self.public_urls.iter().any(|u| u.scheme() == "https")
+        self.transport.tls.is_some() || self.public_urls.iter().any(|u| u.scheme() == "https")
     }
 
     pub fn from_args(args: ServeArgs) -> anyhow::Result<Self> {
@@ -167,6 +172,19 @@ impl Settings {
             }
         }
         let policy = args.policy.policy()?;
+        let tls = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(Tls::load(cert, key)?),
+            _ => None,
+        };
+        let transport = TransportSettings {
+            header_timeout: Duration::from_millis(args.header_timeout_ms),
+            idle_timeout: Duration::from_millis(args.idle_timeout_ms),
+            max_connections: args.max_connections,
+            max_sse_clients: args.max_sse_clients,
+            tls,
+            trusted_proxies: TrustedProxies::new(args.trusted_proxies),
+            ..TransportSettings::default()
+        };
         Ok(Settings {
             policy,
             public_urls: args.public_urls,
@@ -185,7 +203,14 @@ impl Settings {
             cron_slots: args.cron_slots,
             fire_lookahead_ms: args.fire_lookahead_ms,
             self_exe: None,
+            transport,
         })
+    }
+
+    /// Whether only this machine can connect. Anything else (`0.0.0.0`, a
+    /// LAN address) needs `--public-url` and is logged as a warning at start.
+    pub fn is_loopback_bind(&self) -> bool {
+        crate::net::is_loopback(self.bind.ip())
     }
 }
 
@@ -205,6 +230,20 @@ fn default_site_root() -> anyhow::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::DatabaseUrl;
+
+    #[test]
+    fn only_loopback_binds_count_as_loopback() {
+        let loopback = |bind: &str| {
+            super::Settings::for_data_dir(bind.parse().unwrap(), std::path::Path::new("data"))
+                .is_loopback_bind()
+        };
+        assert!(loopback("127.0.0.1:3000"));
+        assert!(loopback("[::1]:3000"));
+        assert!(loopback("[::ffff:127.0.0.1]:3000"));
+        assert!(!loopback("0.0.0.0:3000"));
+        assert!(!loopback("[::]:3000"));
+        assert!(!loopback("192.168.1.10:3000"));
+    }
 
     #[test]
     fn database_url_never_shows_its_password() {

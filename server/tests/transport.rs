@@ -645,3 +645,33 @@ fn a_bind_beyond_loopback_is_announced() {
         log.join("\n")
     );
 }
+
+#[test]
+fn bad_transport_flags_stop_the_server_before_it_opens_its_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .args(["--site-root", "."])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let missing = dir.path().join("missing.pem");
+    let missing = missing.to_str().unwrap();
+    let e = serve(&["--tls-cert", missing, "--tls-key", missing]);
+    assert!(e.contains("--tls-cert") && e.contains("missing.pem"), "{e}");
+    let e = serve(&["--tls-cert", missing]);
+    assert!(e.contains("--tls-key"), "{e}");
+    let e = serve(&["--trusted-proxy", "proxy.local"]);
+    assert!(
+        e.contains("`proxy.local` is not an IP address or network"),
+        "{e}"
+    );
+    let e = serve(&["--max-connections", "0"]);
+    assert!(e.contains("--max-connections"), "{e}");
+    assert!(!dir.path().join("switchyard.db").exists());
+}

@@ -353,7 +353,7 @@ async fn security_headers_on_pages_api_answers_and_errors() {
     for response in [&page, &api, &api_error, &missing_page] {
         assert_eq!(header(response, "x-content-type-options"), "nosniff");
         assert_eq!(header(response, "x-frame-options"), "DENY");
-        assert_eq!(header(response, "referrer-policy"), "no-referrer");
+        assert_eq!(header(response, "referrer-policy"), "same-origin");
         assert_eq!(
             header(response, "cross-origin-opener-policy"),
             "same-origin"

@@ -54,7 +54,9 @@ pub async fn security_headers(mut req: Request, next: Next) -> Response {
     let fixed: [(HeaderName, &str); 5] = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // Not `no-referrer`: a server function posted as a plain form (no
+        // JavaScript) redirects back to its page by the `Referer` header.
+        (header::REFERRER_POLICY, "same-origin"),
         (
             HeaderName::from_static("cross-origin-opener-policy"),
             "same-origin",

@@ -11,6 +11,7 @@ const pages = [
   "/jobs",
   "/runs",
   "/drill",
+  "/access",
   "/no-such-page",
 ];
 
@@ -36,6 +37,17 @@ test("every page hydrates under its CSP without a violation", async ({ page }) =
     expect(await page.evaluate(() => (window as any).__cspViolations), path).toEqual([]);
   }
   expect(refused).toEqual([]);
+});
+
+test("the login page hydrates under its CSP", async ({ anonymous }) => {
+  const violations: string[] = [];
+  anonymous.on("console", (m) => {
+    if (/content security policy|refused to/i.test(m.text())) violations.push(m.text());
+  });
+  const response = await anonymous.goto("/login");
+  expect(response!.headers()["content-security-policy"]).toContain("'nonce-");
+  await hydrated(anonymous);
+  expect(violations).toEqual([]);
 });
 
 test("an inline script without the nonce does not run", async ({ page }) => {

@@ -184,9 +184,17 @@ fn server_fns() -> Vec<ServerFn> {
         (
             "add_user",
             Admin,
-            vec![("name", "mallory"), ("role", "admin"), ("password", "correct horse battery")],
+            vec![
+                ("name", "mallory"),
+                ("role", "admin"),
+                ("password", "correct horse battery"),
+            ],
         ),
-        ("set_user_disabled", Admin, vec![("name", "admin"), ("disabled", "true")]),
+        (
+            "set_user_disabled",
+            Admin,
+            vec![("name", "admin"), ("disabled", "true")],
+        ),
         ("audit", Admin, vec![]),
     ]
 }

@@ -144,6 +144,42 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHYARD_SESSION_MAX_HOURS", default_value_t = 12, value_parser = clap::value_parser!(i64).range(1..=720))]
     pub session_max_hours: i64,
 
+    /// A client must send a request's headers within this many ms of
+    /// starting it (or of the previous response, on a kept-alive HTTP/1
+    /// connection); slower ones are disconnected.
+    #[arg(long, env = "SWITCHYARD_HEADER_TIMEOUT_MS", default_value_t = crate::net::DEFAULT_HEADER_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub header_timeout_ms: u64,
+
+    /// A connection that moves no byte and runs no request for this many ms
+    /// is closed.
+    #[arg(long, env = "SWITCHYARD_IDLE_TIMEOUT_MS", default_value_t = crate::net::DEFAULT_IDLE_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    pub idle_timeout_ms: u64,
+
+    /// Open connections at once; past it new ones are closed on arrival.
+    /// Lowered to fit the open-file limit, with a warning.
+    #[arg(long, env = "SWITCHYARD_MAX_CONNECTIONS", default_value_t = crate::net::DEFAULT_MAX_CONNECTIONS, value_parser = parse_at_least_one)]
+    pub max_connections: usize,
+
+    /// Live decision streams (`/api/v1/decisions/stream`) at once; past it
+    /// the stream answers 503.
+    #[arg(long, env = "SWITCHYARD_MAX_SSE_CLIENTS", default_value_t = crate::net::DEFAULT_MAX_SSE_CLIENTS, value_parser = parse_at_least_one)]
+    pub max_sse_clients: usize,
+
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, env = "SWITCHYARD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "SWITCHYARD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// A reverse proxy (address or network, repeatable; comma-separated in
+    /// the environment) whose `Forwarded` / `X-Forwarded-For` /
+    /// `X-Forwarded-Proto` headers are believed. From any other peer they
+    /// are ignored.
+    #[arg(long = "trusted-proxy", env = "SWITCHYARD_TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::net::proxy::parse_trusted_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
     #[command(flatten)]
     pub policy: PolicyArgs,
 
@@ -210,6 +246,13 @@ pub struct OidcArgs {
         value_delimiter = ','
     )]
     pub oidc_scope: Vec<String>,
+}
+
+fn parse_at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("`{s}` is not a whole number of at least 1")),
+    }
 }
 
 /// What a config may make this server do (docs/SECURITY.md): set here, by

@@ -10,6 +10,7 @@ pub mod cron_cli;
 pub mod doctor_cli;
 pub mod error;
 pub mod health;
+pub mod net;
 pub mod serve;
 pub mod settings;
 pub mod sim_cli;

@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         if let Some(sso) = &sso {
             provide_context(sso.clone());
         }
+        crate::net::headers::provide_csp_nonce();
     };
     let leptos = state.leptos.clone();
     Router::new()
@@ -48,14 +49,17 @@ pub fn router(state: AppState) -> Router {
                 move |req| handle_server_fns_with_context(context.clone(), req)
             }),
         )
-        .leptos_routes_with_context(&state, routes, context, move || app::shell(leptos.clone()))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || {
+            app::shell(leptos.clone())
+        })
         .merge(api::router())
         .merge(auth::session::router())
         .merge(auth::oidc::router())
         .merge(health::router())
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, app::shell))
         // Outermost last: the guard sees every request first, then the
         // caller is identified, then the gate refuses the anonymous.
         .layer(axum::middleware::from_fn(auth::gate::gate))
@@ -70,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         // The wasm bundle is ~700 KB raw and ~280 KB gzipped.
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(crate::net::security_headers))
         .with_state(state)
 }
 
@@ -151,7 +156,11 @@ pub async fn serve(
         tracing::info!("empty database: seeded the demo fleet");
     }
     let addr = listener.local_addr()?;
-    let origins = Arc::new(Origins::new(addr, &settings.public_urls, false));
+    let origins = Arc::new(Origins::new(
+        addr,
+        &settings.public_urls,
+        settings.transport.tls.is_some(),
+    ));
     let oidc = match &settings.oidc {
         Some(oidc) => Some(Arc::new(single_sign_on(oidc, &settings, addr, &origins)?)),
         None => None,
@@ -227,7 +236,7 @@ pub async fn serve(
     );
     // Printed (not only logged) so scripts and browser tests that bind port 0
     // can read the address whatever the log settings.
-    println!("listening on http://{addr}");
+    println!("listening on {}://{addr}", settings.transport.scheme());
     // The signal stops the scheduler at once, not after the HTTP side has
     // drained (an open event stream can hold that up): in-flight runs are
     // cancelled and recorded as ended before the store closes, instead of
@@ -252,11 +261,12 @@ pub async fn serve(
                 .await
         }
     });
-    axum::serve(
+    crate::net::serve(
         listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        router(state),
+        &settings.transport,
+        stopping.cancelled_owned(),
     )
-    .with_graceful_shutdown(stopping.cancelled_owned())
     .await?;
     let ended = runs_stopped.await.unwrap_or_default();
     if !ended.is_empty() {

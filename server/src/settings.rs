@@ -6,8 +6,10 @@ use anyhow::{bail, Context};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use crate::cli::ServeArgs;
+use crate::net::{tls::Tls, TransportSettings, TrustedProxies};
 use engine::config::policy::ServerPolicy;
 
 /// A database URL. `Debug` and `Display` hide any password.
@@ -93,6 +95,8 @@ pub struct Settings {
     pub admin_password: Option<Password>,
     /// Console login through an OpenID provider; `None`: passwords only.
     pub oidc: Option<OidcSettings>,
+    /// Timeouts, limits, TLS and trusted proxies of the HTTP transport.
+    pub transport: TransportSettings,
 }
 
 /// `--oidc-*`: who the provider is, how this server is registered there,
@@ -335,6 +339,7 @@ impl Settings {
             admin_password: None,
             policy: ServerPolicy::default(),
             oidc: None,
+            transport: TransportSettings::default(),
         }
     }
 
@@ -347,7 +352,7 @@ impl Settings {
 
     /// Cookies are `Secure` when operators reach the server over https.
     pub fn secure_cookies(&self) -> bool {
-        self.public_urls.iter().any(|u| u.scheme() == "https")
+        self.transport.tls.is_some() || self.public_urls.iter().any(|u| u.scheme() == "https")
     }
 
     pub fn from_args(args: ServeArgs) -> anyhow::Result<Self> {
@@ -380,6 +385,19 @@ impl Settings {
         }
         let policy = args.policy.policy()?;
         let oidc = OidcSettings::from_args(&args.oidc, |name| std::env::var(name).ok())?;
+        let tls = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(Tls::load(cert, key)?),
+            _ => None,
+        };
+        let transport = TransportSettings {
+            header_timeout: Duration::from_millis(args.header_timeout_ms),
+            idle_timeout: Duration::from_millis(args.idle_timeout_ms),
+            max_connections: args.max_connections,
+            max_sse_clients: args.max_sse_clients,
+            tls,
+            trusted_proxies: TrustedProxies::new(args.trusted_proxies),
+            ..TransportSettings::default()
+        };
         Ok(Settings {
             oidc,
             policy,
@@ -399,7 +417,14 @@ impl Settings {
             cron_slots: args.cron_slots,
             fire_lookahead_ms: args.fire_lookahead_ms,
             self_exe: None,
+            transport,
         })
+    }
+
+    /// Whether only this machine can connect. Anything else (`0.0.0.0`, a
+    /// LAN address) needs `--public-url` and is logged as a warning at start.
+    pub fn is_loopback_bind(&self) -> bool {
+        crate::net::is_loopback(self.bind.ip())
     }
 }
 
@@ -529,6 +554,20 @@ mod tests {
         assert!(err.contains("http only on a loopback address"), "{err}");
         plain[1] = "http://127.0.0.1:5556/dex";
         assert!(oidc(&plain, &secret).unwrap().is_some());
+    }
+
+    #[test]
+    fn only_loopback_binds_count_as_loopback() {
+        let loopback = |bind: &str| {
+            super::Settings::for_data_dir(bind.parse().unwrap(), std::path::Path::new("data"))
+                .is_loopback_bind()
+        };
+        assert!(loopback("127.0.0.1:3000"));
+        assert!(loopback("[::1]:3000"));
+        assert!(loopback("[::ffff:127.0.0.1]:3000"));
+        assert!(!loopback("0.0.0.0:3000"));
+        assert!(!loopback("[::]:3000"));
+        assert!(!loopback("192.168.1.10:3000"));
     }
 
     #[test]

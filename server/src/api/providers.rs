@@ -23,7 +23,10 @@ pub fn router() -> Router<AppState> {
         .route("/providers", get(list))
         .route("/providers/{id}/test", post(test_call))
         .route("/decisions", get(decisions))
-        .route("/decisions/stream", get(stream))
+        .route(
+            "/decisions/stream",
+            get(stream).layer(axum::middleware::from_fn(crate::net::limit_streams)),
+        )
 }
 
 /// Every provider's health, cooldowns, circuit and last hour's calls by

@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub struct TestServer {
+    pub addr: SocketAddr,
     pub api: Api,
     /// An admin API token, for the CLI (`SWITCHYARD_TOKEN`).
     pub admin_token: String,
@@ -60,6 +61,7 @@ impl TestServer {
             .await;
         assert_eq!(status, 201, "{token}");
         TestServer {
+            addr,
             admin_token: token["secret"].as_str().unwrap().to_owned(),
             api,
             stop: Some(stop),

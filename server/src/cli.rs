@@ -38,7 +38,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the web console, REST API and scheduler.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Validate, export, diff and roll back the operator config.
     Config {
         #[command(subcommand)]
@@ -320,7 +320,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match command {
         Command::Serve(args) => {
-            let settings = Settings::from_args(args)?;
+            let settings = Settings::from_args(*args)?;
             crate::serve::run(settings).await
         }
         Command::Config { command, server } => crate::config_cli::run(command, server).await,

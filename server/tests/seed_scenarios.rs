@@ -1,4 +1,5 @@
-//! The seed's failures (../shared/seed/codex-harness-fallback-blog.txt) as
+//! The failures of the field report the project started from (a Codex
+//! harness whose fallback chain died; see docs/HARNESS.md) as
 //! end-to-end runs: a real server, its scheduler, the real router, the Codex
 //! harness running `switchyard sim codex-app-server` as a subprocess, and the
 //! external fallbacks on the in-process sim over HTTP. Each scenario

@@ -48,10 +48,14 @@ pub mod ssr {
         })?;
         let actor = use_context::<http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<Actor>().cloned())
-            .ok_or_else(|| {
-                AppError::from(engine::Error::Unauthenticated {
-                    message: "log in again: your session has ended".into(),
-                })
+            // Built by hand, not from an engine error: that would set the
+            // response status, and the only pages rendered for a caller
+            // without a session (the login page) must answer 200.
+            .ok_or_else(|| AppError {
+                code: "unauthenticated".into(),
+                message: "log in again: your session has ended".into(),
+                details: Vec::new(),
+                current_hash: None,
             })?;
         Ok((services, actor))
     }

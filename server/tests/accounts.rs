@@ -129,6 +129,15 @@ async fn logout_ends_the_session_and_login_returns_to_the_page_asked_for() {
     assert_eq!(res.status(), 303);
     let location = res.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(location, "/login?next=%2Fruns%3Fagent%3Dqa-engineer");
+    // The login page itself answers 200 (not the 401 of the caller check
+    // its nav makes).
+    let res = anonymous
+        .get(format!("{}{location}", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("Log in to Switchyard"));
     let res = anonymous
         .post(format!("{}/auth/login", server.base))
         .form(&[

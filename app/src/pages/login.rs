@@ -33,7 +33,7 @@ pub fn LoginPage() -> impl IntoView {
                 <div class="banner banner-error" role="alert"><strong>{e}</strong></div>
             })}
             <form method="post" action="/auth/login" class="login-form">
-                <input type="hidden" name="next" prop:value=next/>
+                <input type="hidden" name="next" value=next/>
                 <label for="login-name">"User name"</label>
                 <input id="login-name" name="name" autocomplete="username" required=true/>
                 <label for="login-password">"Password"</label>

@@ -66,7 +66,9 @@ impl Services {
         .await
     }
 
-    /// The console's editor: JSON5 text.
+    /// The console's editor: JSON5 text, then the same path as
+    /// [`Services::put_config`]. A text that does not parse is refused (and
+    /// audited) under the same permission check as a save.
     pub async fn save_config_text(
         &self,
         actor: &Actor,
@@ -74,20 +76,20 @@ impl Services {
         text: &str,
         message: &str,
     ) -> Result<Committed> {
-        self.audited(
-            actor,
-            Permission::Administer,
-            "config.put",
-            "config",
-            async {
-                require_whole_config(actor, Permission::Administer)?;
-                let body = crate::config::parse_text(text)?;
-                self.fleet
-                    .put_config(base_hash, &body, &actor.name(), message)
-                    .await
-            },
-        )
-        .await
+        match crate::config::parse_text(text) {
+            Ok(body) => self.put_config(actor, base_hash, &body, message).await,
+            Err(e) => {
+                let refused = async { Err(e) };
+                self.audited(
+                    actor,
+                    Permission::Administer,
+                    "config.put",
+                    "config",
+                    refused,
+                )
+                .await
+            }
+        }
     }
 
     pub async fn revisions(&self, actor: &Actor, limit: i64) -> Result<Vec<RevisionInfo>> {

@@ -14,6 +14,11 @@ use crate::error::ApiError;
 use crate::AppState;
 
 pub async fn identify(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    // Static assets and health checks need no caller: without this, every
+    // wasm, CSS and probe request cost the session's database reads.
+    if needs_no_caller(req.uri().path()) {
+        return next.run(req).await;
+    }
     let address = client_address(&req);
     let identity = match resolve(&state, req.headers()).await {
         Ok(identity) => identity,
@@ -31,6 +36,10 @@ pub async fn identify(State(state): State<AppState>, mut req: Request, next: Nex
     }
     req.extensions_mut().insert(identity);
     next.run(req).await
+}
+
+fn needs_no_caller(path: &str) -> bool {
+    path.starts_with("/pkg/") || matches!(path, "/healthz" | "/readyz" | "/favicon.ico")
 }
 
 async fn resolve(state: &AppState, headers: &HeaderMap) -> engine::Result<Identity> {

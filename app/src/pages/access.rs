@@ -61,7 +61,7 @@ pub fn AccessPage() -> impl IntoView {
             })}
         </Transition>
         <section class="card">
-            <h2>"Audit log"</h2>
+            <h2 class="pad">"Audit log"</h2>
             <form method="get" action="/access" class="filters">
                 <label>"Actor " <input name="actor" placeholder="user:alice"
                     prop:value=move || query.with(|q| q.get("actor")).unwrap_or_default()/></label>
@@ -91,7 +91,7 @@ fn Tokens(
 ) -> impl IntoView {
     view! {
         <section class="card">
-            <h2>"API tokens"</h2>
+            <h2 class="pad">"API tokens"</h2>
             {move || match create.value().get() {
                 Some(Ok(NewToken { token, secret })) => view! {
                     <div class="banner" role="status" data-testid="new-token">
@@ -116,7 +116,7 @@ fn Tokens(
                 <label>"Expires in days " <input name="expires_in_days" inputmode="numeric" placeholder="never"/></label>
                 <button type="submit" class="button primary">"Create token"</button>
             </ActionForm>
-            <table class="table" data-testid="tokens">
+            <div class="table-wrap"><table class="fleet" data-testid="tokens">
                 <thead><tr><th>"Name"</th><th>"Role"</th><th>"Scope"</th><th>"Created"</th>
                     <th>"Expires"</th><th>"Last used"</th><th>"State"</th><th></th></tr></thead>
                 <tbody>
@@ -147,7 +147,7 @@ fn Tokens(
                         }
                     }).collect_view()}
                 </tbody>
-            </table>
+            </table></div>
         </section>
     }
 }
@@ -160,7 +160,7 @@ fn Users(
 ) -> impl IntoView {
     view! {
         <section class="card">
-            <h2>"Users"</h2>
+            <h2 class="pad">"Users"</h2>
             {move || match add_user.value().get() {
                 Some(Err(e)) => view! { <ErrorBanner error=e/> }.into_any(),
                 _ => ().into_any(),
@@ -177,7 +177,7 @@ fn Users(
                 <label>"Password " <input name="password" type="password" required=true autocomplete="new-password"/></label>
                 <button type="submit" class="button primary">"Add user"</button>
             </ActionForm>
-            <table class="table">
+            <div class="table-wrap"><table class="fleet">
                 <thead><tr><th>"Name"</th><th>"Role"</th><th>"Logs in with"</th><th>"Created"</th><th>"State"</th><th></th></tr></thead>
                 <tbody>
                     {users.into_iter().map(|u| {
@@ -200,7 +200,7 @@ fn Users(
                         }
                     }).collect_view()}
                 </tbody>
-            </table>
+            </table></div>
         </section>
     }
 }
@@ -212,7 +212,7 @@ fn AuditTable(events: Vec<AuditEvent>) -> impl IntoView {
     }
     let oldest = events.last().map(|e| e.audit_id);
     view! {
-        <table class="table" data-testid="audit">
+        <div class="table-wrap"><table class="fleet" data-testid="audit">
             <thead><tr><th>"When (UTC)"</th><th>"Who"</th><th>"From"</th><th>"Action"</th>
                 <th>"Target"</th><th>"Result"</th><th>"Detail"</th></tr></thead>
             <tbody>
@@ -228,7 +228,7 @@ fn AuditTable(events: Vec<AuditEvent>) -> impl IntoView {
                     </tr>
                 }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
         {oldest.map(|id| view! { <p><a href=format!("/access?before={id}")>"Older"</a></p> })}
     }
     .into_any()

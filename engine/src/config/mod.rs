@@ -74,6 +74,12 @@ pub enum ProviderKind {
     OpenaiChat,
     /// `/v1/responses`.
     OpenaiResponses,
+    /// Ollama's native API: `/api/chat`, NDJSON streaming (OpenClaw's
+    /// `api: "ollama"`; its base URL has no `/v1`).
+    Ollama,
+    /// Anthropic's Messages API: `/v1/messages` (OpenClaw's
+    /// `api: "anthropic-messages"`).
+    AnthropicMessages,
     /// Served only through the Codex app-server harness.
     Codex,
     /// The built-in fault-injecting provider.

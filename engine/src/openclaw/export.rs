@@ -123,6 +123,12 @@ fn providers(config: &Config) -> Map<String, Value> {
                     }
                 }
                 ProviderKind::Codex => {}
+                ProviderKind::Ollama => {
+                    o.insert("api".into(), json!("ollama"));
+                }
+                ProviderKind::AnthropicMessages => {
+                    o.insert("api".into(), json!("anthropic-messages"));
+                }
             }
             if p.is_codex_family() {
                 o.insert("agentRuntime".into(), json!({"id": "codex"}));

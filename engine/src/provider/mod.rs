@@ -143,6 +143,12 @@ impl ProviderClient {
                     "provider `{id}` is kind codex: it is served only by the Codex harness"
                 ))
             }
+            ProviderKind::Ollama | ProviderKind::AnthropicMessages => {
+                return Err(format!(
+                    "provider `{id}`: the {:?} wire is not available in this build",
+                    provider.kind
+                ))
+            }
         };
         let base_url = base_url
             .or_else(|| provider.base_url.clone())

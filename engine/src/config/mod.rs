@@ -17,10 +17,12 @@ mod ids;
 mod job;
 pub mod limits;
 mod model_ref;
+mod models;
 #[cfg(feature = "server")]
 pub mod policy;
 mod reachability;
 mod revision;
+mod tools;
 mod secret;
 #[cfg(feature = "server")]
 pub mod validate;
@@ -33,8 +35,10 @@ pub use ids::{AgentId, ProviderId};
 pub use job::{CronConfig, Job, MissedPolicy, Schedule};
 pub use limits::{ensure_round_trips, MAX_DEPTH};
 pub use model_ref::ModelRef;
+pub use models::{ModelSettings, Models};
 pub use reachability::{CandidateReach, Harness, Reach, Reachability, SkipReason};
 pub use revision::{RevisionId, RevisionInfo};
+pub use tools::{ToolPolicy, ToolSetting};
 pub use secret::{is_secret_key, literal_secrets, SecretRef};
 
 use serde::{Deserialize, Serialize};
@@ -102,7 +106,7 @@ pub struct Provider {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<SecretRef>,
     #[serde(default)]
-    pub models: Vec<String>,
+    pub models: Models,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family: Option<Family>,
     #[serde(default, skip_serializing_if = "is_default")]
@@ -166,6 +170,14 @@ impl Provider {
     pub fn is_codex_family(&self) -> bool {
         self.kind == ProviderKind::Codex || self.family == Some(Family::Codex)
     }
+
+    /// Tokens `model` accepts: its own `contextWindow`, else the provider's.
+    pub fn window_of(&self, model: &str) -> Option<u64> {
+        self.models
+            .settings(model)
+            .and_then(|s| s.context_window)
+            .or(self.context_window)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -175,6 +187,10 @@ pub struct Agents {
     pub defaults: AgentSettings,
     #[serde(default)]
     pub entries: BTreeMap<AgentId, AgentEntry>,
+    /// Roster-level keys Switchyard does not read (OpenClaw's
+    /// `agents.ownership`), kept where they were.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
 }
 
 /// Settings an agent can inherit from `agents.defaults` or set itself.
@@ -192,7 +208,7 @@ pub struct AgentSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_prompt: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tools: Option<Vec<Tool>>,
+    pub tools: Option<ToolSetting>,
     #[serde(default, skip_serializing_if = "is_default")]
     pub limits: Limits,
     /// How `exec` confines commands; unset means `landlock`.
@@ -220,7 +236,7 @@ pub struct AgentEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_prompt: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tools: Option<Vec<Tool>>,
+    pub tools: Option<ToolSetting>,
     #[serde(default, skip_serializing_if = "is_default")]
     pub limits: Limits,
     /// How `exec` confines commands; unset means `landlock`.
@@ -447,8 +463,9 @@ impl Config {
             system_prompt: pick(&entry.system_prompt, &d.system_prompt),
             tools: entry
                 .tools
-                .clone()
-                .or_else(|| d.tools.clone())
+                .as_ref()
+                .or(d.tools.as_ref())
+                .map(ToolSetting::resolve)
                 .unwrap_or_default(),
             limits: Limits {
                 max_turns: entry.limits.max_turns.or(d.limits.max_turns),

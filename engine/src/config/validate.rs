@@ -218,6 +218,17 @@ fn check_providers(config: &Config, env: &dyn Env, policy: &ServerPolicy, report
                     format!("model `{model}` is listed twice"),
                 ));
             }
+            number(
+                report,
+                format!("{path}.models[{i}].contextWindow"),
+                provider
+                    .models
+                    .settings(model)
+                    .and_then(|s| s.context_window),
+                1,
+                limits::MAX_TOKENS,
+                " tokens",
+            );
         }
         use super::ProviderKind::{Codex, Sim};
         if provider.base_url.is_none() && !matches!(provider.kind, Codex | Sim) {

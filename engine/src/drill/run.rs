@@ -302,7 +302,7 @@ fn stand_in(
     let codex_kind = real.kind == ProviderKind::Codex;
     let mut scripts = BTreeMap::new();
     if !codex_kind {
-        for model in &real.models {
+        for model in real.models.iter() {
             scripts.insert(model.clone(), "ok".to_owned());
         }
     }

@@ -18,7 +18,9 @@ pub struct Candidate {
 
 impl Candidate {
     pub fn context_window(&self) -> Option<u64> {
-        self.provider.as_ref().and_then(|p| p.context_window)
+        self.provider
+            .as_ref()
+            .and_then(|p| p.window_of(self.model.model()))
     }
 }
 

@@ -84,7 +84,7 @@ impl Router {
                     id: id_str.to_owned(),
                     kind: provider.kind,
                     endpoint,
-                    models: provider.models.clone(),
+                    models: provider.models.to_vec(),
                     health,
                     circuit,
                     cooldowns: cooling,

@@ -21,7 +21,10 @@ impl Env for AllSet {
 #[test]
 fn the_seed_config_imports_with_a_report_of_everything_openclaw_let_through() {
     let r = import(SEED, Some(JOBS), Some(STATE)).unwrap();
-    assert_eq!(r.shape, "agents.definitions[] (older roster)");
+    assert_eq!(
+        r.shape,
+        "agents.definitions[] with embeddedHarness (OpenClaw 2026.4)"
+    );
     let config = Config::from_json(&r.config).unwrap();
 
     // pi/none meaning kept: release-engineer hands over, the rest stop.
@@ -150,7 +153,7 @@ fn the_newer_roster_maps_openai_refs_on_the_codex_runtime_back_to_the_codex_fami
       models: { providers: { "ollama-cloud": { baseUrl: "https://ollama.com/v1", models: ["glm-5.1"] } } },
     }"#;
     let r = import(text, None, None).unwrap();
-    assert_eq!(r.shape, "agents.entries.<id> (newer roster)");
+    assert_eq!(r.shape, "agents.entries.<id> (OpenClaw 2026.9)");
     let config = Config::from_json(&r.config).unwrap();
     let re = config.effective_agent("release-engineer").unwrap();
     assert_eq!(
@@ -159,10 +162,7 @@ fn the_newer_roster_maps_openai_refs_on_the_codex_runtime_back_to_the_codex_fami
     );
     assert_eq!(re.fallbacks.value[0].to_string(), "openai-codex/gpt-5.4");
     assert_eq!(re.runtime.value.to_string(), "codex");
-    assert!(r
-        .notes
-        .iter()
-        .any(|n| n.message.contains("no embeddedHarness.fallback")));
+    assert!(r.notes.iter().any(|n| n.message.contains("fails closed")));
     assert!(
         validate(&config, &AllSet, &ServerPolicy::default()).is_valid(),
         "{:#?}",
@@ -208,10 +208,27 @@ fn export_warns_for_what_a_shape_cannot_say() {
     assert!(newer.openclaw["agents"]["entries"]["qa-engineer"]
         .get("embeddedHarness")
         .is_none());
-    assert!(newer
-        .warnings
-        .iter()
-        .any(|w| w.message.contains("cannot express `fallback: none`")));
+    assert!(newer.warnings.iter().any(|w| w
+        .message
+        .contains("fallback pi is written as `agentRuntime.id: auto`")));
+}
+
+/// The demo's chain on providers OpenClaw can say (no `sim`, no
+/// Switchyard-only settings): what an OpenClaw round trip must keep whole.
+fn real_fleet() -> serde_json::Value {
+    json!({
+        "providers": {
+            "openai-codex": {"kind": "codex", "family": "codex", "models": ["gpt-5.3-codex-spark", "gpt-5.4"]},
+            "ollama-cloud": {"kind": "ollama", "baseUrl": "https://ollama.com", "apiKey": {"env": "OLLAMA_API_KEY"},
+                             "models": [{"id": "glm-5.1", "name": "GLM 5.1", "contextWindow": 131072, "params": {"num_ctx": 131072}}]},
+            "openrouter": {"kind": "openai-chat", "baseUrl": "https://openrouter.ai/api/v1", "apiKey": {"env": "OPENROUTER_API_KEY"},
+                           "models": [{"id": "deepseek/deepseek-v3.2", "contextWindow": 163840}]}
+        },
+        "agents": {"defaults": {
+            "model": {"primary": "openai-codex/gpt-5.3-codex-spark",
+                      "fallbacks": ["openai-codex/gpt-5.4", "ollama-cloud/glm-5.1", "openrouter/deepseek/deepseek-v3.2"]},
+            "embeddedHarness": {"runtime": "codex", "fallback": "pi"}}}
+    })
 }
 
 /// A config generator over the demo's providers: any agents, chains, harness
@@ -239,7 +256,7 @@ fn arb_config() -> impl Strategy<Value = Config> {
         jobs,
     )
         .prop_map(|(agents, jobs)| {
-            let mut v = engine::sim::demo::fleet_config();
+            let mut v = real_fleet();
             let mut entries = serde_json::Map::new();
             for (id, (name, chain, (runtime, fallback), extra)) in &agents {
                 let mut e = json!({});

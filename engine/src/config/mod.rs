@@ -22,8 +22,8 @@ mod models;
 pub mod policy;
 mod reachability;
 mod revision;
-mod tools;
 mod secret;
+mod tools;
 #[cfg(feature = "server")]
 pub mod validate;
 
@@ -38,8 +38,8 @@ pub use model_ref::ModelRef;
 pub use models::{ModelSettings, Models};
 pub use reachability::{CandidateReach, Harness, Reach, Reachability, SkipReason};
 pub use revision::{RevisionId, RevisionInfo};
-pub use tools::{ToolPolicy, ToolSetting};
 pub use secret::{is_secret_key, literal_secrets, SecretRef};
+pub use tools::{ToolPolicy, ToolSetting};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

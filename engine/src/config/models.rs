@@ -76,7 +76,11 @@ impl From<Vec<String>> for Models {
 
 impl<const N: usize> From<[&str; N]> for Models {
     fn from(names: [&str; N]) -> Self {
-        names.iter().map(|n| n.to_string()).collect::<Vec<_>>().into()
+        names
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .into()
     }
 }
 
@@ -127,13 +131,12 @@ impl<'de> Deserialize<'de> for Models {
                 Entry::Name(name) => (name, ModelSettings::default()),
                 Entry::Spec { id, settings } => (id, settings),
             };
-            if models.names.contains(&name) {
-                return Err(de::Error::custom(format!(
-                    "models[{i}]: `{}` is listed twice",
-                    super::limits::show(&name)
-                )));
+            // A name listed twice is kept, for the validator to report
+            // with every other problem at once.
+            if !settings.is_empty() {
+                models.settings.insert(name.clone(), settings);
             }
-            models.push(name, settings);
+            models.names.push(name);
         }
         Ok(models)
     }
@@ -154,10 +157,10 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_entry_or_a_duplicate_names_its_index() {
+    fn a_bad_entry_names_its_index() {
         let err = serde_json::from_value::<Models>(json!(["a", {"contextWindow": 1}])).unwrap_err();
         assert!(err.to_string().contains("models[1]"), "{err}");
-        let err = serde_json::from_value::<Models>(json!(["a", {"id": "a"}])).unwrap_err();
-        assert!(err.to_string().contains("listed twice"), "{err}");
+        let twice = serde_json::from_value::<Models>(json!(["a", {"id": "a"}])).unwrap();
+        assert_eq!(&*twice, ["a", "a"], "kept for the validator to report");
     }
 }

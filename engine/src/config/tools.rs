@@ -146,13 +146,19 @@ mod tests {
             policy(json!({"deny": ["exec"]})),
             vec![Tool::ReadFile, Tool::WriteFile, Tool::ListDir]
         );
-        assert_eq!(policy(json!({"allow": ["read", "ls", "web_search"]})), vec![Tool::ReadFile, Tool::ListDir]);
+        assert_eq!(
+            policy(json!({"allow": ["read", "ls", "web_search"]})),
+            vec![Tool::ReadFile, Tool::ListDir]
+        );
         assert_eq!(policy(json!({"profile": "messaging"})), Vec::<Tool>::new());
         assert_eq!(
             policy(json!({"profile": "minimal", "alsoAllow": ["group:runtime"]})),
             vec![Tool::Exec]
         );
-        assert_eq!(policy(json!({"allow": ["*"], "deny": ["group:fs"]})), vec![Tool::Exec]);
+        assert_eq!(
+            policy(json!({"allow": ["*"], "deny": ["group:fs"]})),
+            vec![Tool::Exec]
+        );
         assert_eq!(policy(json!(["list_dir"])), vec![Tool::ListDir]);
     }
 
@@ -161,14 +167,23 @@ mod tests {
         let v = json!({"deny": ["browser"], "fs": {"workspaceOnly": true}});
         let s: ToolSetting = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(serde_json::to_value(&s).unwrap(), v);
-        assert_eq!(ToolPolicy::allowing(&[Tool::Exec, Tool::ListDir]).allow.unwrap(), ["exec", "ls"]);
+        assert_eq!(
+            ToolPolicy::allowing(&[Tool::Exec, Tool::ListDir])
+                .allow
+                .unwrap(),
+            ["exec", "ls"]
+        );
     }
 
     #[test]
     fn neither_list_nor_object_is_refused_with_both_forms_named() {
-        let err = serde_json::from_value::<ToolSetting>(json!("exec")).unwrap_err().to_string();
+        let err = serde_json::from_value::<ToolSetting>(json!("exec"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("OpenClaw tool policy"), "{err}");
-        let err = serde_json::from_value::<ToolSetting>(json!(["shell"])).unwrap_err().to_string();
+        let err = serde_json::from_value::<ToolSetting>(json!(["shell"]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("read_file"), "{err}");
     }
 }

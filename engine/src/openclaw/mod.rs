@@ -1,12 +1,14 @@
-//! OpenClaw import and export (DESIGN §6). Operators arrive with an
-//! `openclaw.json` (JSON5) in one of two roster shapes and with cron
-//! `jobs.json` / `jobs-state.json`; this module turns them into a Switchyard
-//! config and back, keeping what OpenClaw's own migration loses (the pi/none
-//! meaning of `embeddedHarness.fallback`) and reporting what OpenClaw lets
-//! through (duplicate ids, unknown providers, chains that can never run).
+//! OpenClaw import and export (docs/config.md, "OpenClaw import"). Operators
+//! arrive with an `openclaw.json` (JSON5) in one of OpenClaw's roster shapes
+//! and with its cron store; this module turns them into a Switchyard config
+//! and back, keeping every key Switchyard does not read, translating what
+//! has a Switchyard meaning, and naming everything else in the report.
 
+mod cron;
 mod export;
 mod import;
+mod providers;
+mod roster;
 
 pub use export::{export, Export, Shape};
 pub use import::{import, ImportReport, JobState};

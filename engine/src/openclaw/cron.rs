@@ -102,6 +102,13 @@ pub(super) fn import(
             .remove("message")
             .or_else(|| payload.remove("text"))
             .unwrap_or(json!(""));
+        match payload.get("kind").and_then(Value::as_str) {
+            None | Some("agentTurn") => {}
+            Some(kind) => r.notes.push(Problem::new(
+                format!("{path}.payload.kind"),
+                format!("a `{kind}` job (OpenClaw's own, e.g. a heartbeat its migration adds): Switchyard runs it as an agent turn with message {message}; disable it if it has no use here"),
+            )),
+        }
         job.insert("message".into(), message);
         let timeout = payload
             .remove("timeoutSeconds")

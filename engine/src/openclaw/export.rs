@@ -87,8 +87,10 @@ pub fn export(config: &Config, shape: Shape) -> Export {
         ));
     }
     let jobs = (!config.cron.jobs.is_empty()).then(|| super::cron::export(&config.cron.jobs));
+    let mut openclaw = Value::Object(root);
+    env_refs_as_openclaw(&mut openclaw);
     Export {
-        openclaw: Value::Object(root),
+        openclaw,
         jobs,
         warnings: w,
     }
@@ -188,6 +190,12 @@ fn agents(config: &Config, shape: Shape, w: &mut Vec<Problem>) -> Value {
     let entries = agents["entries"].as_object().cloned().unwrap_or_default();
     match shape {
         Shape::Older => {
+            if out.remove("ownership").is_some() {
+                w.push(Problem::new(
+                    "agents.ownership",
+                    "OpenClaw 2026.4 has no roster ownership marker: not exported",
+                ));
+            }
             let list: Vec<Value> = entries
                 .iter()
                 .map(|(id, a)| {
@@ -200,6 +208,11 @@ fn agents(config: &Config, shape: Shape, w: &mut Vec<Problem>) -> Value {
             out.insert("list".into(), Value::Array(list));
         }
         Shape::Newer => {
+            // 2026.9 refuses a roster of several agents without an owner
+            // marker; "explicit" is what its own migration writes.
+            if entries.len() > 1 {
+                out.entry("ownership").or_insert_with(|| json!("explicit"));
+            }
             let map: Map<String, Value> = entries
                 .iter()
                 .map(|(id, a)| {
@@ -316,5 +329,22 @@ fn harness(a: &mut Map<String, Value>, h: &Value, shape: Shape, path: &str, w: &
                 entry["agentRuntime"] = json!({ "id": id });
             }
         }
+    }
+}
+
+/// The import turned OpenClaw's `${NAME}` into `{"env": NAME}` wherever a
+/// secret sat in a kept key (`channels.telegram.botToken`, a kept
+/// provider's `apiKey`); OpenClaw reads only its own spelling.
+fn env_refs_as_openclaw(value: &mut Value) {
+    match value {
+        Value::Object(o) => {
+            if let (1, Some(Value::String(name))) = (o.len(), o.get("env")) {
+                *value = json!(format!("${{{name}}}"));
+                return;
+            }
+            o.values_mut().for_each(env_refs_as_openclaw);
+        }
+        Value::Array(list) => list.iter_mut().for_each(env_refs_as_openclaw),
+        _ => {}
     }
 }

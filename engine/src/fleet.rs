@@ -379,11 +379,21 @@ impl Fleet {
             None
         } else {
             let base = head.map(|h| h.info);
-            Some(
-                self.commit(base.as_ref(), &config, author, "import from openclaw.json")
-                    .await?
-                    .revision,
-            )
+            let committed = self
+                .commit(base.as_ref(), &config, author, "import from openclaw.json")
+                .await?;
+            // The jobs' history (a 52-error streak) comes with them: only
+            // for jobs the stored config has.
+            let states: Vec<_> = import
+                .job_state
+                .iter()
+                .filter(|s| config.cron.jobs.iter().any(|j| j.id == s.job_id))
+                .cloned()
+                .collect();
+            self.store
+                .import_job_history(&states, self.clock.now_ms())
+                .await?;
+            Some(committed.revision)
         };
         Ok(ImportOutcome {
             import,

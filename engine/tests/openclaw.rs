@@ -383,3 +383,142 @@ fn literal_secrets_outside_api_keys_are_dropped_with_a_problem() {
     let report = validate(&config, &AllSet, &ServerPolicy::default());
     assert!(report.is_valid(), "{:#?}", report.errors);
 }
+
+/// Each fault seen on a real fleet (issue 14, "What was seen"), on the real
+/// fixtures that `openclaw_conformance.rs` checks with OpenClaw itself.
+#[test]
+fn real_openclaw_files_import_with_every_key_accounted_for() {
+    let fx = |v: &str, f: &str| {
+        std::fs::read_to_string(format!(
+            "{}/tests/fixtures/openclaw/{v}/{f}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    let r = import(
+        &fx("2026.4.10", "openclaw.json5"),
+        Some(&fx("2026.4.10", "jobs.json")),
+        Some(&fx("2026.4.10", "jobs-state.json")),
+    )
+    .unwrap();
+    let config = Config::from_json(&r.config).unwrap();
+    let c = &r.config;
+    // 1. A tool policy object imports, and what it denies stays denied.
+    assert_eq!(
+        c["agents"]["entries"]["ceo"]["tools"],
+        json!({"deny": ["browser"]})
+    );
+    let builder = config.native_settings("builder").unwrap().tools;
+    assert!(
+        !builder.contains(&engine::config::Tool::Exec),
+        "{builder:?}"
+    );
+    // 2. The one-shot `at` schedule.
+    let at = config
+        .cron
+        .jobs
+        .iter()
+        .find(|j| j.id == "launch-reminder")
+        .unwrap();
+    assert_eq!(
+        at.schedule,
+        engine::config::Schedule::At {
+            at_ms: 1_798_135_200_000
+        }
+    );
+    // 3. Ollama's native API stays Ollama's.
+    assert_eq!(c["providers"]["ollama-cloud"]["kind"], "ollama");
+    let out = export(&config, Shape::Older);
+    assert_eq!(
+        out.openclaw["models"]["providers"]["ollama-cloud"]["api"],
+        "ollama"
+    );
+    // 4. The payload's timeout is the job's; the rest of the job is kept
+    //    and written back where OpenClaw reads it.
+    let ship = &config.cron.jobs[0];
+    assert_eq!(ship.timeout_seconds, Some(900));
+    for key in [
+        "description",
+        "sessionTarget",
+        "wakeMode",
+        "createdAtMs",
+        "delivery",
+    ] {
+        assert!(ship.extra.contains_key(key), "{key} dropped");
+    }
+    let jobs = out.jobs.unwrap();
+    assert_eq!(jobs["jobs"][0]["payload"]["timeoutSeconds"], 900);
+    assert!(jobs["jobs"][0].get("timeoutSeconds").is_none());
+    assert_eq!(
+        c["providers"]["ollama-cloud"]["models"][0],
+        json!({"id": "glm-5.1", "name": "GLM 5.1", "contextWindow": 202752, "maxTokens": 32768})
+    );
+    // Per-model windows: the two Ollama models differ.
+    let ollama = config.providers.get("ollama-cloud").unwrap();
+    assert_eq!(ollama.window_of("glm-5.1"), Some(202752));
+    assert_eq!(ollama.window_of("kimi-k2.6"), Some(262144));
+    // 5. What is reported kept is kept, where it was.
+    assert!(r.unknown_keys.contains(&"models.mode".to_owned()));
+    assert_eq!(c["models"]["mode"], "merge");
+    assert_eq!(c["cron"]["enabled"], true);
+    assert_eq!(c["cron"]["maxConcurrentRuns"], 2);
+    assert_eq!(out.openclaw["cron"]["maxConcurrentRuns"], 2);
+    // 6. The job's history is in the report (and stored on import: see
+    //    server/tests/cli.rs).
+    let streak = r.job_state.iter().find(|s| s.job_id == ship.id).unwrap();
+    assert_eq!(streak.consecutive_errors, 52);
+    // 9. The duplicate is renamed, not dropped.
+    assert!(config.agents.entries.contains_key("builder-2"));
+    assert!(r
+        .problems
+        .iter()
+        .any(|p| p.message.contains("imported as `builder-2`")));
+    // 10. The literal bot token is not stored, and the report says so.
+    assert!(c["channels"]["telegram"].get("botToken").is_none());
+    assert!(!serde_json::to_string(&r)
+        .unwrap()
+        .contains("literal-token-from-a-real-file"));
+    assert!(r
+        .problems
+        .iter()
+        .any(|p| p.path == "channels.telegram.botToken"));
+    // A provider Switchyard cannot call is kept for export, its model left
+    // out of the chain with a line.
+    assert!(c["providers"].get("gemini").is_none());
+    assert_eq!(
+        out.openclaw["models"]["providers"]["gemini"]["api"],
+        "google-generative-ai"
+    );
+    assert!(r
+        .problems
+        .iter()
+        .any(|p| p.path == "agents.list[3].model.fallbacks[0]"));
+
+    // The 2026.9 shape: ownership stays on the roster; an explicit runtime
+    // fails closed (8), `auto` hands over.
+    let r = import(&fx("2026.9.6", "openclaw.json5"), None, None).unwrap();
+    assert_eq!(r.config["agents"]["ownership"], "explicit");
+    assert!(r.config["agents"]["defaults"].get("ownership").is_none());
+    let config = Config::from_json(&r.config).unwrap();
+    let fallback = |id: &str| config.effective_agent(id).unwrap().fallback.value;
+    assert_eq!(fallback("release-engineer"), HarnessFallback::None);
+    assert_eq!(fallback("builder"), HarnessFallback::Pi);
+    assert_eq!(fallback("proxy"), HarnessFallback::None);
+}
+
+/// 7. `fallback: codex` is not OpenClaw's: imported as Switchyard's own
+/// value, and reported as a problem rather than passed silently.
+#[test]
+fn an_openclaw_file_with_fallback_codex_is_reported() {
+    let text = r#"{ agents: { list: [ { id: "a", embeddedHarness: { runtime: "codex", fallback: "codex" } } ] } }"#;
+    let r = import(text, None, None).unwrap();
+    assert_eq!(
+        r.config["agents"]["entries"]["a"]["embeddedHarness"]["fallback"],
+        "codex"
+    );
+    assert!(r
+        .problems
+        .iter()
+        .any(|p| p.path == "agents.list[0].embeddedHarness.fallback"
+            && p.message.contains("not a value OpenClaw accepts")));
+}

@@ -165,6 +165,12 @@ pub async fn run(command: ConfigCommand, server: ServerArgs) -> anyhow::Result<(
             )
             .await?;
             print_import(&out, dry_run);
+            let errors = out["validation"]["errors"].as_array().map_or(0, Vec::len);
+            if dry_run && errors > 0 {
+                // A dry run is a check: a script must see that the real
+                // import would be refused.
+                anyhow::bail!("dry run: {errors} error(s); the import would be refused");
+            }
             Ok(())
         }
         ConfigCommand::Diff { from, to } => {

@@ -57,6 +57,20 @@ fn validate_works_offline_and_reports_every_problem() {
     let out = switchyard(&["config", "validate", broken.to_str().unwrap()], None);
     assert!(!out.status.success());
     assert!(text(&out).contains("line 2, column"), "{}", text(&out));
+
+    // An OpenClaw file is named as one, with the command that imports it.
+    let openclaw = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../engine/tests/fixtures/openclaw/2026.4.10/openclaw.json5"
+    );
+    let out = switchyard(&["config", "validate", openclaw], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("this is an OpenClaw openclaw.json")
+            && text(&out).contains("switchyard config import --from openclaw"),
+        "{}",
+        text(&out)
+    );
 }
 
 /// 5,000 nested `[` in a file aborted `config validate` (the JSON5 parse
@@ -188,13 +202,17 @@ async fn import_from_openclaw_dry_run_then_for_real() {
         .await
         .unwrap();
     let t = text(&out);
-    assert!(out.status.success(), "{t}");
     assert!(
-        t.contains("shape: agents.definitions[] (older roster)"),
+        !out.status.success(),
+        "a dry run that lists errors must fail: {t}"
+    );
+    assert!(t.contains("the import would be refused"), "{t}");
+    assert!(
+        t.contains("shape: agents.definitions[] with embeddedHarness (OpenClaw 2026.4)"),
         "{t}"
     );
     assert!(
-        t.contains("problem agents.definitions[4].id: duplicate agent id `builder`"),
+        t.contains("problem agents.definitions[4].id: duplicate agent id `builder`: imported as `builder-2`"),
         "{t}"
     );
     assert!(t.contains("kept    gateway (unknown key)"), "{t}");
@@ -222,7 +240,9 @@ async fn import_from_openclaw_dry_run_then_for_real() {
             .replace("\"arcee/trinity-large\"", "\"ollama-cloud/glm-5.1\""),
     )
     .unwrap();
-    let out = run(args(&[clean.to_str().unwrap()])).await.unwrap();
+    let out = run(args(&[clean.to_str().unwrap(), "--cron-dir", fixtures]))
+        .await
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains("imported as revision #2"),
@@ -246,7 +266,16 @@ async fn import_from_openclaw_dry_run_then_for_real() {
     let exported: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("openclaw.json")).unwrap())
             .unwrap();
-    assert_eq!(exported["agents"]["list"].as_array().unwrap().len(), 4);
+    assert_eq!(exported["agents"]["list"].as_array().unwrap().len(), 5);
+    // The imported job's streak is stored with it, not just reported.
+    let jobs: serde_json::Value = server.get_json("/api/v1/jobs").await;
+    let job = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["id"] == "04b2376f-d1ce-4d69-8c4e-cd56517b94f5")
+        .unwrap_or_else(|| panic!("{jobs:#}"));
+    assert_eq!(job["state"]["consecutiveErrors"], 52, "{job:#}");
     assert_eq!(exported["gateway"]["port"], 18789);
     server.stop().await;
 }

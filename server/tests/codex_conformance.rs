@@ -9,7 +9,8 @@
 //! decision trail and how soon the next attempt starts after the failure.
 //!
 //! Where `scripts/codex-peer` exits 2 (npm missing, registry unreachable),
-//! every test prints `SKIP: real codex not available: <reason>` and passes.
+//! every test prints `SKIP: real codex not available: <reason>` and passes,
+//! except under `CI=true`, where the registry is reachable and a skip fails.
 //!
 //! Time to fallback, real binary vs the stand-in (`switchyard sim
 //! codex-app-server`), for docs/BENCHMARKS.md:
@@ -62,6 +63,12 @@ fn real_codex() -> Option<&'static Path> {
     match peer {
         Ok(path) => Some(path.as_path()),
         Err(reason) => {
+            // Under CI the registry is reachable: a skip means the install
+            // broke, and a green run would hide it.
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "the real codex is not available under CI=true: {reason}"
+            );
             // Straight to the stderr handle: libtest captures `eprintln!`,
             // and a skip must show in a plain `cargo test` / `make test`.
             let _ = writeln!(

@@ -143,3 +143,30 @@ fn prefix_is_link(path: &Path) -> bool {
             .unwrap_or(false)
     })
 }
+
+/// `~` and `~/…` in a configured workspace are the server user's home, as
+/// in OpenClaw's files (`~/.openclaw/workspace-ceo`); without this a
+/// literal `./~/.openclaw/…` directory appeared. `~user` is not expanded.
+pub fn expand_home(path: &str) -> PathBuf {
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty());
+    match (path, home) {
+        ("~", Some(home)) => PathBuf::from(home),
+        (p, Some(home)) if p.starts_with("~/") => PathBuf::from(home).join(&p[2..]),
+        (p, _) => PathBuf::from(p),
+    }
+}
+
+#[cfg(test)]
+mod home_tests {
+    use super::expand_home;
+    use std::path::PathBuf;
+
+    #[test]
+    fn a_leading_tilde_is_the_home_directory() {
+        let home = PathBuf::from(std::env::var_os("HOME").expect("HOME is set for tests"));
+        assert_eq!(expand_home("~/.openclaw/ws"), home.join(".openclaw/ws"));
+        assert_eq!(expand_home("~"), home);
+        assert_eq!(expand_home("/srv/~/x"), PathBuf::from("/srv/~/x"));
+        assert_eq!(expand_home("~bob/x"), PathBuf::from("~bob/x"));
+    }
+}

@@ -49,6 +49,7 @@ impl Env for ProcessEnv {
 
 pub fn validate(config: &Config, env: &dyn Env, policy: &ServerPolicy) -> Report {
     let mut report = Report::default();
+    check_openclaw_file(config, &mut report);
     check_providers(config, env, policy, &mut report);
     check_agents(config, policy, &mut report);
     check_jobs(config, &mut report);
@@ -67,6 +68,26 @@ pub fn validate(config: &Config, env: &dyn Env, policy: &ServerPolicy) -> Report
         report.reachability.insert(agent.id.to_string(), reach);
     }
     report
+}
+
+/// An `openclaw.json` handed to the validator (or saved) instead of being
+/// imported: its providers sit under `models.providers` and its roster in
+/// `agents.list`, which Switchyard would keep as unknown keys, so every
+/// chain would name "a provider that is not configured". Say what it is.
+fn check_openclaw_file(config: &Config, report: &mut Report) {
+    let providers_elsewhere = config
+        .extra
+        .get("models")
+        .is_some_and(|m| m.get("providers").is_some());
+    let roster_elsewhere = ["list", "definitions"]
+        .iter()
+        .any(|k| config.agents.extra.contains_key(*k));
+    if config.providers.is_empty() && (providers_elsewhere || roster_elsewhere) {
+        report.errors.push(Problem::new(
+            "(root)",
+            "this is an OpenClaw openclaw.json (providers under models.providers, agents under agents.list or agents.entries), not a Switchyard config: import it with `switchyard config import --from openclaw <file> [--cron-dir <dir>]`, which translates it and reports what it kept",
+        ));
+    }
 }
 
 /// `sandbox: "none"` is allowed (a host without Landlock needs it) but

@@ -793,8 +793,8 @@ impl Scheduler {
         let native = config.native_settings(&run.agent_id).unwrap_or_default();
         let root = native
             .workspace
-            .as_ref()
-            .map(PathBuf::from)
+            .as_deref()
+            .map(crate::agent::workspace::expand_home)
             .unwrap_or_else(|| self.settings.workspaces.join(agent.id.as_str()));
         let workspace = match Workspace::open(&root) {
             Ok(w) => w,

@@ -308,6 +308,32 @@ impl Store {
         Ok(rows)
     }
 
+    /// Carries an imported job's history over (OpenClaw's `lastStatus`,
+    /// `lastError`, `consecutiveErrors`, `lastRunAtMs`), in one
+    /// transaction. A job with no state row yet gets one without a next
+    /// fire or fingerprint, which the scheduler's reconcile then schedules;
+    /// an existing row keeps its schedule.
+    pub async fn import_job_history(
+        &self,
+        states: &[crate::openclaw::JobState],
+        now_ms: i64,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for s in states {
+                let errors = i64::try_from(s.consecutive_errors).unwrap_or(i64::MAX);
+                sqlx::query(
+                    "INSERT INTO job_state (job_id, last_run_at_ms, last_status, last_error, consecutive_errors, updated_at_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (job_id) DO UPDATE SET \
+                     last_run_at_ms = $2, last_status = $3, last_error = $4, consecutive_errors = $5, updated_at_ms = $6")
+                    .bind(&s.job_id).bind(s.last_run_at_ms).bind(&s.last_status).bind(&s.last_error)
+                    .bind(errors).bind(now_ms).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
     pub async fn job_state(&self, job_id: &str) -> Result<Option<JobState>> {
         let sql = format!("SELECT {JOB_STATE_COLUMNS} FROM job_state WHERE job_id = $1");
         let row: Option<JobStateRow> =

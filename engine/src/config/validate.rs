@@ -226,6 +226,19 @@ fn check_providers(config: &Config, env: &dyn Env, policy: &ServerPolicy, report
                 "required for this provider kind (only `codex` providers, reached through the Codex harness, and `sim` providers, served in-process, need none)",
             ));
         }
+        if let Some(wire) = provider.wire {
+            if provider.kind != Sim {
+                report.errors.push(Problem::new(
+                    format!("{path}.wire"),
+                    "only `kind: sim` providers take a wire (the others speak their kind)",
+                ));
+            } else if !super::ProviderKind::WIRES.contains(&wire) {
+                report.errors.push(Problem::new(
+                    format!("{path}.wire"),
+                    "must be one of openai-chat, openai-responses, ollama, anthropic-messages",
+                ));
+            }
+        }
         if !provider.scripts.is_empty() && provider.kind != Sim {
             report.errors.push(Problem::new(
                 format!("{path}.scripts"),
@@ -680,6 +693,37 @@ mod tests {
         );
         assert!(
             errors[2].starts_with("providers.sim.scripts.b: `b` is not in providers.sim.models"),
+            "{errors:#?}"
+        );
+    }
+
+    #[test]
+    fn a_sim_wire_is_one_of_the_native_wires_and_only_on_a_sim() {
+        let config = Config::from_json(&serde_json::json!({
+            "providers": {
+                "ok": {"kind": "sim", "wire": "anthropic-messages", "models": ["a"]},
+                "codex": {"kind": "sim", "wire": "codex", "models": ["a"]},
+                "real": {"kind": "ollama", "baseUrl": "https://ollama.com", "wire": "ollama", "models": ["m"]},
+                "nourl": {"kind": "anthropic-messages", "models": ["m"]}
+            }
+        }))
+        .unwrap();
+        let errors: Vec<String> = validate(&config, &NoEnv, &ServerPolicy::default())
+            .errors
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(errors.len(), 3, "{errors:#?}");
+        assert!(
+            errors[0].starts_with("providers.codex.wire: must be one of"),
+            "{errors:#?}"
+        );
+        assert!(
+            errors[1].starts_with("providers.nourl.baseUrl: required"),
+            "{errors:#?}"
+        );
+        assert!(
+            errors[2].starts_with("providers.real.wire: only `kind: sim`"),
             "{errors:#?}"
         );
     }

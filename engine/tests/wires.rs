@@ -328,3 +328,89 @@ async fn the_wires_error_headers_and_lines_as_sent() {
         json!({"error": "an error was encountered while running the model"})
     );
 }
+
+/// A drill stands in for an Ollama or Anthropic provider with a sim that
+/// speaks its wire, so every class a drill offers there shows on the trail
+/// at that candidate, produced in that wire's own shapes.
+#[tokio::test]
+async fn drills_cover_both_wires() {
+    use engine::config::Config;
+    use engine::drill::{drill, DrillEnv, DrillOptions, DrillRequest};
+    use engine::router::Policy;
+    use futures_util::stream::{self, StreamExt};
+
+    let config = Config::from_json(&json!({
+        "providers": {
+            "claude": {"kind": "anthropic-messages", "baseUrl": "https://api.anthropic.com",
+                       "apiKey": {"env": "ANTHROPIC_API_KEY"}, "models": ["claude-sonnet-4-5"]},
+            "ollama-cloud": {"kind": "ollama", "baseUrl": "https://ollama.com",
+                             "apiKey": {"env": "OLLAMA_API_KEY"}, "models": ["glm-5.1"]}
+        },
+        "agents": {
+            "defaults": {"embeddedHarness": {"runtime": "pi"}},
+            "entries": {
+                "a": {"model": {"primary": "claude/claude-sonnet-4-5", "fallbacks": ["ollama-cloud/glm-5.1"]}},
+                "o": {"model": {"primary": "ollama-cloud/glm-5.1", "fallbacks": ["claude/claude-sonnet-4-5"]}}
+            }
+        }
+    }))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = DrillEnv {
+        scratch: dir.path().to_owned(),
+        // Native agents only: the Codex stand-in is never started.
+        ..DrillEnv::new("/nonexistent/switchyard".into(), Policy::default())
+    };
+    let mut cases = Vec::new();
+    for (agent, candidate) in [
+        ("a", "claude/claude-sonnet-4-5"),
+        ("o", "ollama-cloud/glm-5.1"),
+    ] {
+        let options = DrillOptions::of(&config, config.effective_agent(agent).unwrap());
+        let offered: Vec<FailureClass> = options.candidates[0]
+            .classes
+            .iter()
+            .filter(|o| o.unavailable.is_none())
+            .map(|o| o.class)
+            .collect();
+        assert!(offered.len() >= 14, "{agent}: {offered:?}");
+        cases.extend(offered.into_iter().map(|class| (agent, candidate, class)));
+    }
+    let results: Vec<_> = stream::iter(cases)
+        .map(|(agent, candidate, class)| {
+            let (config, env) = (&config, &env);
+            async move {
+                let request = DrillRequest::parse(agent, candidate, class.as_str()).unwrap();
+                (
+                    candidate,
+                    class,
+                    drill(config, &request, env).await.unwrap(),
+                )
+            }
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    for (candidate, class, report) in results {
+        let trail: Vec<String> = report
+            .trail
+            .iter()
+            .map(|d| format!("{} {} {} ({})", d.decision, d.candidate, d.reason, d.detail))
+            .collect();
+        assert!(report.reached, "{candidate} {class}: {trail:#?}");
+        let hit = report
+            .trail
+            .iter()
+            .find(|d| d.candidate == candidate && d.reason == class.as_str())
+            .unwrap_or_else(|| panic!("{candidate} {class}: {trail:#?}"));
+        // Produced in the real provider's wire, not OpenAI's.
+        if class == FailureClass::Overloaded {
+            let said = if candidate.starts_with("claude") {
+                "HTTP 529: Overloaded"
+            } else {
+                "HTTP 503: server busy"
+            };
+            assert!(hit.detail.contains(said), "{candidate}: {}", hit.detail);
+        }
+    }
+}

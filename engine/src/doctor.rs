@@ -110,10 +110,7 @@ pub async fn doctor(config: &Config, router: &Router, codex: &CodexAppServer) ->
     let providers = join_all(config.providers.iter().map(|(id, provider)| async move {
         let mut check = ProviderCheck {
             provider: id.as_str().to_owned(),
-            kind: serde_json::to_value(provider.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            kind: provider.kind.as_str().to_owned(),
             ok: true,
             skipped: None,
             latency_ms: None,

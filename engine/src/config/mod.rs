@@ -167,6 +167,27 @@ pub struct Limits {
 }
 
 impl ProviderKind {
+    pub const ALL: [ProviderKind; 6] = [
+        ProviderKind::OpenaiChat,
+        ProviderKind::OpenaiResponses,
+        ProviderKind::Ollama,
+        ProviderKind::AnthropicMessages,
+        ProviderKind::Codex,
+        ProviderKind::Sim,
+    ];
+
+    /// The kind as the config writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::OpenaiChat => "openai-chat",
+            ProviderKind::OpenaiResponses => "openai-responses",
+            ProviderKind::Ollama => "ollama",
+            ProviderKind::AnthropicMessages => "anthropic-messages",
+            ProviderKind::Codex => "codex",
+            ProviderKind::Sim => "sim",
+        }
+    }
+
     /// Kinds a client speaks over HTTP itself (and a sim can speak).
     pub const WIRES: [ProviderKind; 4] = [
         ProviderKind::OpenaiChat,

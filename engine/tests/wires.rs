@@ -414,3 +414,56 @@ async fn drills_cover_both_wires() {
         }
     }
 }
+
+/// `switchyard doctor` lists each wire's models from its own endpoint
+/// (`/api/tags`, `/v1/models` with `anthropic-version`), an untagged
+/// Ollama model being its `:latest`, and names what is missing.
+#[tokio::test]
+async fn doctor_lists_models_on_both_wires() {
+    use engine::config::Config;
+    use engine::doctor::doctor;
+    use engine::harness::codex::{CodexAppServer, CodexEnv};
+    use engine::router::Router;
+    use engine::store::Store;
+
+    let sim = sim().await;
+    sim.set_script("glm-5.1:latest", "ok".parse().unwrap());
+    sim.set_script("claude-sonnet-4-5", "ok".parse().unwrap());
+    let config = Config::from_json(&json!({
+        "providers": {
+            "claude": {"kind": "anthropic-messages", "baseUrl": sim.base_url(),
+                       "models": ["claude-sonnet-4-5"]},
+            "local": {"kind": "ollama", "baseUrl": sim.base_url(),
+                      "models": ["glm-5.1", "qwen3-coder"]}
+        }
+    }))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(&dir.path().join("doctor.db"))
+        .await
+        .unwrap();
+    let router = Router::new(store, clock(), Arc::new(no_secrets()));
+    let codex = CodexAppServer::new(CodexEnv {
+        default_home: dir.path().join("codex-home"),
+        self_exe: "/nonexistent/switchyard".into(),
+        policy: Arc::new(ServerPolicy::default()),
+    });
+    let report = doctor(&config, &router, &codex).await;
+    let by_id = |id: &str| {
+        report
+            .providers
+            .iter()
+            .find(|p| p.provider == id)
+            .unwrap()
+            .clone()
+    };
+    let claude = by_id("claude");
+    assert!(claude.ok, "{claude:?}");
+    assert_eq!(claude.kind, "anthropic-messages");
+    let local = by_id("local");
+    assert!(!local.ok);
+    assert_eq!(local.kind, "ollama");
+    assert_eq!(local.missing_models, ["qwen3-coder"], "{local:?}");
+    let paths: Vec<String> = sim.requests().iter().map(|r| r.path.clone()).collect();
+    assert!(paths.is_empty(), "listing spends no completion: {paths:?}");
+}

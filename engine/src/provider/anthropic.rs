@@ -29,8 +29,9 @@ pub(super) fn messages_url(base_url: &str) -> String {
     format!("{}/v1/messages", root(base_url))
 }
 
+/// The largest page Anthropic serves, so one request lists every model.
 pub(super) fn models_url(base_url: &str) -> String {
-    format!("{}/v1/models", root(base_url))
+    format!("{}/v1/models?limit=1000", root(base_url))
 }
 
 pub(super) fn body(model: &str, request: &ChatRequest) -> Value {
@@ -326,7 +327,10 @@ mod tests {
             "https://api.anthropic.com/v1",
         ] {
             assert_eq!(messages_url(base), "https://api.anthropic.com/v1/messages");
-            assert_eq!(models_url(base), "https://api.anthropic.com/v1/models");
+            assert_eq!(
+                models_url(base),
+                "https://api.anthropic.com/v1/models?limit=1000"
+            );
         }
     }
 

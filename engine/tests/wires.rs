@@ -1,12 +1,14 @@
 //! The Ollama (`/api/chat`) and Anthropic (`/v1/messages`) wires: the
 //! provider clients against the `sim` server over real loopback HTTP, the
-//! sim speaking each wire's shapes, errors and headers.
+//! sim speaking each wire's shapes, errors and headers (text and tool calls
+//! on every wire: `tests/provider.rs`).
 
-use engine::clock::{SharedClock, SystemClock};
+mod common;
+
+use common::calls::{client as client_with, client_for, clock, no_secrets, request, sim};
 use engine::config::policy::ServerPolicy;
-use engine::config::{Provider, ProviderId};
 use engine::failure::FailureClass;
-use engine::provider::{ChatRequest, Message, ProviderClient, ToolSpec};
+use engine::provider::ProviderClient;
 use engine::sim::provider::SimProvider;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -14,95 +16,14 @@ use std::sync::Arc;
 
 const WIRES: [&str; 2] = ["ollama", "anthropic-messages"];
 
-async fn sim() -> Arc<SimProvider> {
-    Arc::new(
-        SimProvider::start("127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap(),
-    )
-}
-
-fn client_for(provider: Value, policy: &ServerPolicy) -> ProviderClient {
-    let provider: Provider = serde_json::from_value(provider).unwrap();
-    ProviderClient::new(ProviderId::try_from("p").unwrap(), &provider, None, policy).unwrap()
-}
-
-/// A client of `kind` pointed at the sim's base URL (`…/v1`, which an
-/// Ollama client takes as the server's root).
 async fn client(kind: &str) -> (Arc<SimProvider>, ProviderClient) {
-    let sim = sim().await;
-    let client = client_for(
-        json!({"kind": kind, "baseUrl": sim.base_url(), "models": []}),
-        &ServerPolicy::default(),
-    );
-    (sim, client)
-}
-
-fn request(stream: bool) -> ChatRequest {
-    ChatRequest {
-        messages: vec![Message::system("be brief"), Message::user("hello")],
-        tools: vec![ToolSpec {
-            name: "write_file".into(),
-            description: "write a file".into(),
-            parameters: json!({"type": "object"}),
-        }],
-        max_tokens: Some(100),
-        stream,
-    }
-}
-
-fn clock() -> SharedClock {
-    Arc::new(SystemClock)
-}
-
-fn no_secrets() -> HashMap<String, String> {
-    HashMap::new()
+    client_with(kind, json!({})).await
 }
 
 fn path_of(kind: &str) -> &'static str {
     match kind {
         "ollama" => "/api/chat",
         _ => "/v1/messages",
-    }
-}
-
-#[tokio::test]
-async fn text_and_tool_calls_streamed_and_not() {
-    for kind in WIRES {
-        let (sim, client) = client(kind).await;
-        for stream in [true, false] {
-            let at = format!("{kind} stream={stream}");
-            let done = client
-                .call("ok", &request(stream), &no_secrets(), &clock())
-                .await
-                .unwrap_or_else(|f| panic!("{at}: {f}"));
-            assert_eq!(done.text, "sim ok ok", "{at}");
-            assert!(done.usage.input_tokens > 0, "{at}: {:?}", done.usage);
-            assert!(done.usage.output_tokens > 0, "{at}: {:?}", done.usage);
-            let tool = client
-                .call(
-                    r#"tool(write_file, {"path": "a.txt", "content": "x, y"})"#,
-                    &request(stream),
-                    &no_secrets(),
-                    &clock(),
-                )
-                .await
-                .unwrap_or_else(|f| panic!("{at}: {f}"));
-            assert_eq!(tool.text, "", "{at}");
-            assert_eq!(tool.tool_calls.len(), 1, "{at}");
-            assert_eq!(tool.tool_calls[0].name, "write_file", "{at}");
-            let args: Value = serde_json::from_str(&tool.tool_calls[0].arguments).unwrap();
-            assert_eq!(args, json!({"path": "a.txt", "content": "x, y"}), "{at}");
-            assert!(!tool.tool_calls[0].id.is_empty(), "{at}");
-        }
-        let records = sim.requests();
-        assert_eq!(records.len(), 4);
-        assert!(
-            records.iter().all(|r| r.path == path_of(kind)),
-            "{kind}: {records:?}"
-        );
-        let streamed: Vec<bool> = records.iter().map(|r| r.stream).collect();
-        assert_eq!(streamed, [true, true, false, false], "{kind}");
     }
 }
 

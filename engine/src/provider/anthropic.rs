@@ -208,17 +208,8 @@ impl Stream {
 
 impl StreamState for Stream {
     fn feed(&mut self, event: &SseEvent, now_ms: i64) -> Result<Flow, Failure> {
-        let v: Value = serde_json::from_str(&event.data).map_err(|e| {
-            Failure::new(
-                FailureClass::StreamInterrupted,
-                format!("malformed stream event: {e}"),
-            )
-        })?;
-        let kind = v
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or(event.event.as_str());
-        match kind {
+        let v: Value = super::stream_json(&event.data)?;
+        match event.kind(&v) {
             "message_start" => {
                 if let Some(u) = v.pointer("/message/usage") {
                     usage_into(&mut self.usage, u);
@@ -275,13 +266,7 @@ impl StreamState for Stream {
             }
             "message_stop" => return Ok(Flow::Done),
             "error" => {
-                let f = classify_stream_error(&v, now_ms);
-                return Err(Failure {
-                    class: f.class,
-                    retry_after_ms: f.retry_after_ms,
-                    detail: f.detail,
-                    partial: None,
-                });
+                return Err(classify_stream_error(&v, now_ms).into());
             }
             // ping, content_block_stop, and event types yet to come.
             _ => {}

@@ -386,13 +386,7 @@ impl ProviderClient {
         // Before classifying: the detail is cut to a log line's length, and
         // a key cut in half would no longer match.
         let text = redact_text(&text, key);
-        let failure = classify_http(status.as_u16(), &headers, &text, clock.now_ms());
-        Err(Failure {
-            class: failure.class,
-            retry_after_ms: failure.retry_after_ms,
-            detail: failure.detail,
-            partial: None,
-        })
+        Err(classify_http(status.as_u16(), &headers, &text, clock.now_ms()).into())
     }
 
     async fn attempt(
@@ -427,8 +421,7 @@ impl ProviderClient {
                 )
             })?;
             if value.get("error").is_some_and(|e| !e.is_null()) {
-                let failure = classify_stream_error(&value, clock.now_ms());
-                return Err(Failure::new(failure.class, failure.detail));
+                return Err(classify_stream_error(&value, clock.now_ms()).into());
             }
             self.wire.parse_full(&value)
         }
@@ -480,6 +473,17 @@ impl ProviderClient {
             }
         }
     }
+}
+
+/// A stream event's (or NDJSON line's) JSON; a malformed one interrupts
+/// the stream.
+fn stream_json(data: &str) -> Result<Value, Failure> {
+    serde_json::from_str(data).map_err(|e| {
+        Failure::new(
+            FailureClass::StreamInterrupted,
+            format!("malformed stream event: {e}"),
+        )
+    })
 }
 
 fn stream_broken(detail: &str) -> Failure {

@@ -7,10 +7,10 @@
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
-use super::chat::conclude;
+use super::chat::{conclude, function_tools};
 use super::sse::SseEvent;
 use super::{ChatRequest, Completion, Failure, Flow, Role, StreamState, ToolCall, Usage};
-use crate::failure::{classify_stream_error, FailureClass};
+use crate::failure::classify_stream_error;
 
 /// The server's root: `https://ollama.com`, also when written with the
 /// `/api` prefix or an OpenAI-compatible `/v1` (Ollama serves that too, but
@@ -68,14 +68,7 @@ pub(super) fn body(model: &str, request: &ChatRequest) -> Value {
     }
     let mut body = json!({"model": model, "messages": messages, "stream": request.stream});
     if !request.tools.is_empty() {
-        body["tools"] = request
-            .tools
-            .iter()
-            .map(|t| {
-                json!({"type": "function", "function": {
-                    "name": t.name, "description": t.description, "parameters": t.parameters}})
-            })
-            .collect();
+        body["tools"] = function_tools(request);
     }
     if let Some(max) = request.max_tokens {
         body["options"] = json!({"num_predict": max});
@@ -163,20 +156,9 @@ pub(super) struct Stream {
 
 impl StreamState for Stream {
     fn feed(&mut self, event: &SseEvent, now_ms: i64) -> Result<Flow, Failure> {
-        let line: Value = serde_json::from_str(&event.data).map_err(|e| {
-            Failure::new(
-                FailureClass::StreamInterrupted,
-                format!("malformed stream line: {e}"),
-            )
-        })?;
+        let line: Value = super::stream_json(&event.data)?;
         if line.get("error").is_some_and(|e| !e.is_null()) {
-            let f = classify_stream_error(&line, now_ms);
-            return Err(Failure {
-                class: f.class,
-                retry_after_ms: f.retry_after_ms,
-                detail: f.detail,
-                partial: None,
-            });
+            return Err(classify_stream_error(&line, now_ms).into());
         }
         if let Some(message) = line.get("message") {
             self.completion.text.push_str(text(message));
@@ -192,8 +174,7 @@ impl StreamState for Stream {
     }
 
     fn partial(&self) -> Option<String> {
-        let c = &self.completion;
-        (!c.text.is_empty() || !c.tool_calls.is_empty()).then(|| c.text.clone())
+        self.completion.partial()
     }
 
     fn finish(self: Box<Self>) -> Result<Completion, Failure> {

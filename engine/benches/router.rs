@@ -264,7 +264,7 @@ async fn bench() {
         }
         let s = stats(times);
         TABLE.row(
-            &format!("direct ProviderClient::call, {wire} wire, sim ok"),
+            &format!("direct ProviderClient::call, {wire}, sim ok"),
             &s,
             &format!(
                 "ratio {:.2}x openai-chat",
@@ -466,7 +466,7 @@ async fn bench() {
                 black_box(served);
             }
             TABLE.row(
-                &format!("{}: time to fallback, `overloaded` on {wire}", b.name),
+                &format!("{}: time to fallback, {wire} overload", b.name),
                 &stats(gaps),
                 "→ overloaded",
             );

@@ -54,6 +54,10 @@ const CLASSES: &[(&str, &str)] = &[
     ("hang", "hang"),
 ];
 
+/// The wires besides `openai-chat` (the `q` provider's): each gets a sim
+/// provider speaking it, `ok` and `overloaded`.
+const WIRES: &[&str] = &["openai-responses", "ollama", "anthropic-messages"];
+
 /// Every provider the bench routes to; `q` is the healthy fallback.
 fn config() -> Config {
     let sim = |script: &str| json!({"kind": "sim", "models": ["m"], "scripts": {"m": script}});
@@ -71,6 +75,13 @@ fn config() -> Config {
             _ => {}
         }
         providers.insert((*id).into(), p);
+    }
+    for wire in WIRES {
+        for script in ["ok", "overloaded"] {
+            let mut p = sim(script);
+            p["wire"] = json!(wire);
+            providers.insert(format!("{wire}-{script}"), p);
+        }
     }
     Config::from_json(&json!({
         "providers": Value::Object(providers),
@@ -221,6 +232,42 @@ async fn bench() {
             &s,
             &format!(
                 "added p50 {added:.3} ms, ratio {:.2}x",
+                s.p50.as_secs_f64() / direct.p50.as_secs_f64()
+            ),
+        );
+    }
+
+    // Each wire's own cost: the same ok call, streamed, through each wire's
+    // client and the sim's rendering of it.
+    for wire in WIRES {
+        let id = ProviderId::try_from(format!("{wire}-ok")).unwrap();
+        let wire_client = ProviderClient::new(
+            id.clone(),
+            config.providers.get(&id).unwrap(),
+            Some(sim.base_url()),
+            &engine::config::policy::ServerPolicy::default(),
+        )
+        .expect("client");
+        let mut times = Vec::with_capacity(N);
+        for i in 0..WARMUP + N {
+            let t = Instant::now();
+            let completion = wire_client
+                .call("ok", &req, &secrets, &clock)
+                .await
+                .unwrap();
+            let elapsed = t.elapsed();
+            assert_eq!(completion.text, "sim ok ok", "{wire}");
+            black_box(completion);
+            if i >= WARMUP {
+                times.push(elapsed);
+            }
+        }
+        let s = stats(times);
+        TABLE.row(
+            &format!("direct ProviderClient::call, {wire}, sim ok"),
+            &s,
+            &format!(
+                "ratio {:.2}x openai-chat",
                 s.p50.as_secs_f64() / direct.p50.as_secs_f64()
             ),
         );
@@ -391,6 +438,38 @@ async fn bench() {
                 ),
                 _ => {}
             }
+        }
+
+        // Every wire's overload, in its own shape (Anthropic's 529, Ollama's
+        // 503 "server busy", OpenAI's 503), hands over alike.
+        for wire in WIRES {
+            let first = format!("{wire}-overloaded/m");
+            let plan = chain(&config, &[&first, "q/m"]);
+            let mut gaps = Vec::with_capacity(FALLBACK_N);
+            for i in 0..FALLBACK_WARMUP + FALLBACK_N {
+                store
+                    .clear_cooldown(&format!("{wire}-overloaded"), "m")
+                    .await
+                    .unwrap();
+                store
+                    .clear_circuit(&format!("{wire}-overloaded"))
+                    .await
+                    .unwrap();
+                let ctx = CallContext::new(format!("wire-{wire}-{i}"), None);
+                let served = b.router.call(&ctx, &plan, &req).await.unwrap();
+                assert_eq!(served.candidate.to_string(), "q/m", "{wire}");
+                let failed = served.trace[0].outcome.expect_err("first attempt fails");
+                assert_eq!(failed.as_str(), "overloaded", "{wire}");
+                if i >= FALLBACK_WARMUP {
+                    gaps.push(served.trace[1].started - served.trace[0].ended);
+                }
+                black_box(served);
+            }
+            TABLE.row(
+                &format!("{}: time to fallback, {wire} overload", b.name),
+                &stats(gaps),
+                "→ overloaded",
+            );
         }
 
         // A candidate already cooling down costs no network call.

@@ -110,10 +110,7 @@ pub async fn doctor(config: &Config, router: &Router, codex: &CodexAppServer) ->
     let providers = join_all(config.providers.iter().map(|(id, provider)| async move {
         let mut check = ProviderCheck {
             provider: id.as_str().to_owned(),
-            kind: serde_json::to_value(provider.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            kind: provider.kind.as_str().to_owned(),
             ok: true,
             skipped: None,
             latency_ms: None,
@@ -141,9 +138,14 @@ pub async fn doctor(config: &Config, router: &Router, codex: &CodexAppServer) ->
         match client.list_models(router.secrets(), router.clock()).await {
             Ok(listed) => {
                 check.latency_ms = Some(started.elapsed().as_millis() as u64);
-                // The in-process sim names its models `provider/model`.
-                let listed_as =
-                    |m: &str| listed.iter().any(|l| l == m || *l == format!("{id}/{m}"));
+                // The in-process sim names its models `provider/model`;
+                // Ollama lists `name:tag`, and a model without a tag is
+                // its `:latest`.
+                let listed_as = |m: &str| {
+                    listed
+                        .iter()
+                        .any(|l| l == m || *l == format!("{id}/{m}") || *l == format!("{m}:latest"))
+                };
                 // An empty list says nothing (some providers do not list).
                 if !listed.is_empty() && provider.kind != ProviderKind::Sim {
                     check.missing_models = provider

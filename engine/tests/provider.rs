@@ -1,73 +1,38 @@
 //! Provider clients against the `sim` server over real HTTP: both wire
 //! protocols, streaming and not, tool calls, the concurrency limit.
 
-use engine::clock::{SharedClock, SystemClock};
+mod common;
+
+use common::calls::{client, clock, no_secrets as secrets, request};
 use engine::config::policy::ServerPolicy;
 use engine::config::{Provider, ProviderId};
 use engine::failure::FailureClass;
-use engine::provider::{ChatRequest, Message, ProviderClient, ToolSpec};
-use engine::sim::provider::SimProvider;
+use engine::provider::ProviderClient;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-async fn client(kind: &str, extra: serde_json::Value) -> (Arc<SimProvider>, ProviderClient) {
-    let sim = Arc::new(
-        SimProvider::start("127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap(),
-    );
-    let mut p = json!({"kind": kind, "baseUrl": sim.base_url(), "models": []});
-    for (k, v) in extra.as_object().unwrap() {
-        p[k] = v.clone();
-    }
-    let provider: Provider = serde_json::from_value(p).unwrap();
-    let client = ProviderClient::new(
-        ProviderId::try_from("p").unwrap(),
-        &provider,
-        None,
-        &ServerPolicy::default(),
-    )
-    .unwrap();
-    (sim, client)
-}
-
-fn request(stream: bool) -> ChatRequest {
-    ChatRequest {
-        messages: vec![Message::system("be brief"), Message::user("hello")],
-        tools: vec![ToolSpec {
-            name: "write_file".into(),
-            description: "write a file".into(),
-            parameters: json!({"type": "object"}),
-        }],
-        max_tokens: Some(100),
-        stream,
-    }
-}
-
-fn clock() -> SharedClock {
-    Arc::new(SystemClock)
-}
-
-fn secrets() -> HashMap<String, String> {
-    HashMap::new()
-}
-
+/// Every wire, streamed and not, with text and with a tool call, at its
+/// own path (the Ollama and Anthropic wires' failures: `tests/wires.rs`).
 #[tokio::test]
-async fn both_wires_stream_and_not_with_text_and_tool_calls() {
-    for kind in ["openai-chat", "openai-responses"] {
+async fn every_wire_streams_and_not_with_text_and_tool_calls() {
+    for (kind, path) in [
+        ("openai-chat", "/v1/chat/completions"),
+        ("openai-responses", "/v1/responses"),
+        ("ollama", "/api/chat"),
+        ("anthropic-messages", "/v1/messages"),
+    ] {
         let (sim, client) = client(kind, json!({})).await;
         for stream in [true, false] {
+            let at = format!("{kind} stream={stream}");
             let done = client
                 .call("ok", &request(stream), &secrets(), &clock())
                 .await
-                .unwrap_or_else(|f| panic!("{kind} {stream}: {f}"));
-            assert_eq!(done.text, "sim ok ok", "{kind} stream={stream}");
-            assert!(
-                done.usage.output_tokens > 0,
-                "{kind} stream={stream}: usage"
-            );
+                .unwrap_or_else(|f| panic!("{at}: {f}"));
+            assert_eq!(done.text, "sim ok ok", "{at}");
+            assert!(done.usage.input_tokens > 0, "{at}: {:?}", done.usage);
+            assert!(done.usage.output_tokens > 0, "{at}: {:?}", done.usage);
             let tool = client
                 .call(
                     r#"tool(write_file, {"path": "a.txt", "content": "x, y"})"#,
@@ -76,21 +41,19 @@ async fn both_wires_stream_and_not_with_text_and_tool_calls() {
                     &clock(),
                 )
                 .await
-                .unwrap_or_else(|f| panic!("{kind} {stream}: {f}"));
-            assert_eq!(tool.tool_calls.len(), 1, "{kind} stream={stream}");
-            assert_eq!(tool.tool_calls[0].name, "write_file");
+                .unwrap_or_else(|f| panic!("{at}: {f}"));
+            assert_eq!(tool.text, "", "{at}");
+            assert_eq!(tool.tool_calls.len(), 1, "{at}");
+            assert_eq!(tool.tool_calls[0].name, "write_file", "{at}");
             let args: serde_json::Value =
                 serde_json::from_str(&tool.tool_calls[0].arguments).unwrap();
-            assert_eq!(args, json!({"path": "a.txt", "content": "x, y"}));
-            assert!(!tool.tool_calls[0].id.is_empty());
+            assert_eq!(args, json!({"path": "a.txt", "content": "x, y"}), "{at}");
+            assert!(!tool.tool_calls[0].id.is_empty(), "{at}");
         }
-        let paths: Vec<String> = sim.requests().iter().map(|r| r.path.clone()).collect();
-        let expected = if kind == "openai-chat" {
-            "/v1/chat/completions"
-        } else {
-            "/v1/responses"
-        };
-        assert!(paths.iter().all(|p| p == expected), "{paths:?}");
+        let records = sim.requests();
+        assert!(records.iter().all(|r| r.path == path), "{records:?}");
+        let streamed: Vec<bool> = records.iter().map(|r| r.stream).collect();
+        assert_eq!(streamed, [true, true, false, false], "{kind}");
     }
 }
 

@@ -504,6 +504,77 @@ async fn operator_test_call_probes_a_cooled_model(db: &TestDb) {
     assert!(cooldowns.is_empty());
 }
 
+/// The Ollama and Anthropic wires through the router: the sim speaks each
+/// wire's errors, the router classifies them, falls back, and keeps a
+/// rate-limited model cooling down without a network call.
+async fn each_wire_falls_back_and_cools_down(db: &TestDb) {
+    for (n, wire) in ["ollama", "anthropic-messages"].into_iter().enumerate() {
+        let streamed_error = if wire == "ollama" {
+            FailureClass::ServerError
+        } else {
+            FailureClass::Overloaded
+        };
+        for (i, (script, class)) in [
+            ("overloaded", FailureClass::Overloaded),
+            ("context_overflow", FailureClass::ContextOverflow),
+            ("stream_error_after(0)", streamed_error),
+            ("rate_limit(3600)", FailureClass::RateLimit),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            // One store for every case: each its own provider, so no
+            // health row of one case decides another.
+            let w = format!("w{n}{i}");
+            let rig = rig(
+                db,
+                &[(&format!("{w}/m"), script), ("ok/m", "ok")],
+                json!({&w: {"wire": wire}, "ok": {"wire": wire}}),
+            )
+            .await;
+            let run = format!("{n}-{script}");
+            let served = rig
+                .call(&run)
+                .await
+                .unwrap_or_else(|e| panic!("{wire} {script}: {e}"));
+            assert_eq!(served.candidate.to_string(), "ok/m", "{wire} {script}");
+            assert_eq!(served.completion.text, "sim ok/m ok");
+            let decisions = rig.decisions(&run).await;
+            assert_eq!(
+                decisions[0],
+                d(
+                    "candidate_failed",
+                    &format!("{w}/m"),
+                    class.as_str(),
+                    Some("ok/m")
+                ),
+                "{wire} {script}"
+            );
+            let path = if wire == "ollama" {
+                "/api/chat"
+            } else {
+                "/v1/messages"
+            };
+            assert!(rig.sim.requests().iter().all(|r| r.path == path));
+            if class == FailureClass::RateLimit {
+                let again = format!("{run}-again");
+                rig.call(&again).await.unwrap();
+                assert_eq!(
+                    rig.hits(&format!("{w}/m")),
+                    1,
+                    "{wire}: no call while cooling down"
+                );
+                let decisions = rig.decisions(&again).await;
+                assert_eq!(
+                    (decisions[0].0.as_str(), decisions[0].2.as_str()),
+                    ("skip_candidate", "cooldown"),
+                    "{wire}"
+                );
+            }
+        }
+    }
+}
+
 on_both_backends!(
     primary_serves,
     each_model_failure_falls_back,
@@ -518,6 +589,7 @@ on_both_backends!(
     missing_key_is_skipped_and_a_key_never_leaks,
     cancel_and_run_budget_end_the_call_without_cooldown,
     operator_test_call_probes_a_cooled_model,
+    each_wire_falls_back_and_cools_down,
 );
 
 #[test]

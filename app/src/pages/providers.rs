@@ -101,7 +101,7 @@ fn ProviderCard(p: ProviderStatus, test: ServerAction<TestProvider>) -> impl Int
                 <header class="card-head">
                     <h2>{p.id.clone()}</h2>
                     <span class=badge_class data-testid="health">{badge_text}</span>
-                    <span class="muted">{format!("{:?}", p.kind).to_lowercase()} " · " {p.endpoint.clone()}</span>
+                    <span class="muted">{p.kind.as_str()} " · " {p.endpoint.clone()}</span>
                 </header>
                 <dl class="facts">
                     <dt>"Circuit"</dt><dd data-testid="circuit">{circuit}</dd>

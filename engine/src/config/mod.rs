@@ -123,6 +123,11 @@ pub struct Provider {
     /// `"server_error*2, ok"`. A model without one replies `ok`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub scripts: BTreeMap<String, String>,
+    /// `kind: sim` only: the wire the sim speaks to this provider's callers
+    /// (`openai-chat`, the default, `openai-responses`, `ollama` or
+    /// `anthropic-messages`), with that wire's error shapes and headers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wire: Option<ProviderKind>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
@@ -165,7 +170,49 @@ pub struct Limits {
     pub wall_time_seconds: Option<u64>,
 }
 
+impl ProviderKind {
+    pub const ALL: [ProviderKind; 6] = [
+        ProviderKind::OpenaiChat,
+        ProviderKind::OpenaiResponses,
+        ProviderKind::Ollama,
+        ProviderKind::AnthropicMessages,
+        ProviderKind::Codex,
+        ProviderKind::Sim,
+    ];
+
+    /// The kind as the config writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::OpenaiChat => "openai-chat",
+            ProviderKind::OpenaiResponses => "openai-responses",
+            ProviderKind::Ollama => "ollama",
+            ProviderKind::AnthropicMessages => "anthropic-messages",
+            ProviderKind::Codex => "codex",
+            ProviderKind::Sim => "sim",
+        }
+    }
+
+    /// Kinds a client speaks over HTTP itself (and a sim can speak).
+    pub const WIRES: [ProviderKind; 4] = [
+        ProviderKind::OpenaiChat,
+        ProviderKind::OpenaiResponses,
+        ProviderKind::Ollama,
+        ProviderKind::AnthropicMessages,
+    ];
+}
+
 impl Provider {
+    /// The wire a native client speaks to this provider: the kind itself,
+    /// or for `kind: sim` its `wire` (OpenAI chat unless set). `None` for
+    /// `codex`, which only the Codex harness serves.
+    pub fn wire(&self) -> Option<ProviderKind> {
+        match self.kind {
+            ProviderKind::Codex => None,
+            ProviderKind::Sim => Some(self.wire.unwrap_or(ProviderKind::OpenaiChat)),
+            kind => Some(kind),
+        }
+    }
+
     /// Codex-family candidates can run in the Codex harness (DESIGN §2).
     pub fn is_codex_family(&self) -> bool {
         self.kind == ProviderKind::Codex || self.family == Some(Family::Codex)

@@ -332,3 +332,17 @@ fn ensure_round_trips_uses_the_stores_reader() {
     let err = ensure_round_trips(&json!({"cron": {"jobs": 5}})).unwrap_err();
     assert_eq!(err.kind(), crate::ErrorKind::Invalid);
 }
+
+#[test]
+fn provider_kind_names_are_the_config_ones() {
+    for kind in ProviderKind::ALL {
+        assert_eq!(serde_json::to_value(kind).unwrap(), json!(kind.as_str()));
+    }
+    let sim: Provider =
+        serde_json::from_value(json!({"kind": "sim", "wire": "ollama", "models": []})).unwrap();
+    assert_eq!(sim.wire(), Some(ProviderKind::Ollama));
+    let plain: Provider = serde_json::from_value(json!({"kind": "sim", "models": []})).unwrap();
+    assert_eq!(plain.wire(), Some(ProviderKind::OpenaiChat));
+    let codex: Provider = serde_json::from_value(json!({"kind": "codex", "models": []})).unwrap();
+    assert_eq!(codex.wire(), None);
+}

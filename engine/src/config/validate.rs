@@ -258,6 +258,19 @@ fn check_providers(config: &Config, env: &dyn Env, policy: &ServerPolicy, report
                 "required for this provider kind (only `codex` providers, reached through the Codex harness, and `sim` providers, served in-process, need none)",
             ));
         }
+        if let Some(wire) = provider.wire {
+            if provider.kind != Sim {
+                report.errors.push(Problem::new(
+                    format!("{path}.wire"),
+                    "only `kind: sim` providers take a wire (the others speak their kind)",
+                ));
+            } else if !super::ProviderKind::WIRES.contains(&wire) {
+                report.errors.push(Problem::new(
+                    format!("{path}.wire"),
+                    "must be one of openai-chat, openai-responses, ollama, anthropic-messages",
+                ));
+            }
+        }
         if !provider.scripts.is_empty() && provider.kind != Sim {
             report.errors.push(Problem::new(
                 format!("{path}.scripts"),
@@ -687,32 +700,53 @@ mod tests {
         assert!(typo.unwrap_err().to_string().contains("harnesses.codex"));
     }
 
-    #[test]
-    fn sim_scripts_are_checked_where_they_are_written() {
-        let config = Config::from_json(&serde_json::json!({
-            "providers": {
-                "sim": {"kind": "sim", "models": ["a"], "scripts": {"a": "server_error*2, okk", "b": "ok"}},
-                "real": {"kind": "openai-chat", "baseUrl": "http://x", "models": ["m"], "scripts": {"m": "ok"}}
-            }
-        }))
-        .unwrap();
+    /// Validates `config` and checks its errors, in order, by their starts.
+    fn assert_errors_start_with(config: serde_json::Value, expected: &[&str]) {
+        let config = Config::from_json(&config).unwrap();
         let errors: Vec<String> = validate(&config, &NoEnv, &ServerPolicy::default())
             .errors
             .iter()
             .map(ToString::to_string)
             .collect();
-        assert_eq!(errors.len(), 3, "{errors:#?}");
-        assert!(
-            errors[0].starts_with("providers.real.scripts: only `kind: sim`"),
-            "{errors:#?}"
+        assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+        for (error, start) in errors.iter().zip(expected) {
+            assert!(error.starts_with(start), "{errors:#?}");
+        }
+    }
+
+    #[test]
+    fn sim_scripts_are_checked_where_they_are_written() {
+        assert_errors_start_with(
+            serde_json::json!({
+                "providers": {
+                    "sim": {"kind": "sim", "models": ["a"], "scripts": {"a": "server_error*2, okk", "b": "ok"}},
+                    "real": {"kind": "openai-chat", "baseUrl": "http://x", "models": ["m"], "scripts": {"m": "ok"}}
+                }
+            }),
+            &[
+                "providers.real.scripts: only `kind: sim`",
+                "providers.sim.scripts.a: unknown step \"okk\"",
+                "providers.sim.scripts.b: `b` is not in providers.sim.models",
+            ],
         );
-        assert!(
-            errors[1].starts_with("providers.sim.scripts.a: unknown step \"okk\""),
-            "{errors:#?}"
-        );
-        assert!(
-            errors[2].starts_with("providers.sim.scripts.b: `b` is not in providers.sim.models"),
-            "{errors:#?}"
+    }
+
+    #[test]
+    fn a_sim_wire_is_one_of_the_native_wires_and_only_on_a_sim() {
+        assert_errors_start_with(
+            serde_json::json!({
+                "providers": {
+                    "ok": {"kind": "sim", "wire": "anthropic-messages", "models": ["a"]},
+                    "codex": {"kind": "sim", "wire": "codex", "models": ["a"]},
+                    "real": {"kind": "ollama", "baseUrl": "https://ollama.com", "wire": "ollama", "models": ["m"]},
+                    "nourl": {"kind": "anthropic-messages", "models": ["m"]}
+                }
+            }),
+            &[
+                "providers.codex.wire: must be one of",
+                "providers.nourl.baseUrl: required",
+                "providers.real.wire: only `kind: sim`",
+            ],
         );
     }
 

@@ -341,6 +341,9 @@ fn stand_in(
         concurrency: real.concurrency,
         context_window: real.context_window,
         scripts,
+        // The stand-in speaks the real provider's wire, with its error
+        // shapes, so a drill exercises the client the agent really uses.
+        wire: real.wire().filter(|w| *w != ProviderKind::OpenaiChat),
         extra: BTreeMap::new(),
     }
 }

@@ -32,8 +32,10 @@ pub fn classify_http(status: u16, headers: &HeaderMap, body: &str, now_ms: i64) 
 }
 
 /// Classifies an error object that arrived inside a 200 stream: OpenRouter's
-/// `{"error":{"code":502,"message":…}}` chunk, or a Responses API
-/// `response.failed` / `error` event.
+/// `{"error":{"code":502,"message":…}}` chunk, a Responses API
+/// `response.failed` / `error` event, Ollama's `{"error":"…"}` NDJSON line,
+/// or Anthropic's `event: error` (its `error.type` standing for the status
+/// the same error has outside a stream).
 pub fn classify_stream_error(event: &Value, now_ms: i64) -> HttpFailure {
     let error = event
         .get("error")
@@ -44,7 +46,13 @@ pub fn classify_stream_error(event: &Value, now_ms: i64) -> HttpFailure {
         .get("code")
         .and_then(Value::as_u64)
         .and_then(|c| u16::try_from(c).ok())
-        .filter(|c| (400..600).contains(c));
+        .filter(|c| (400..600).contains(c))
+        .or_else(|| {
+            error
+                .get("type")
+                .and_then(Value::as_str)
+                .and_then(anthropic_status)
+        });
     let class = match status {
         Some(_) => class_for(status, &parsed),
         // A string code or none: words decide, and an unexplained stream
@@ -56,6 +64,23 @@ pub fn classify_stream_error(event: &Value, now_ms: i64) -> HttpFailure {
         retry_after_ms: super::hint::retry_hint(&HeaderMap::new(), &parsed.message, now_ms),
         detail: shorten(&format!("error in stream: {}", parsed.message)),
     }
+}
+
+/// The status Anthropic documents for each `error.type`
+/// (<https://docs.claude.com/en/api/errors>).
+fn anthropic_status(error_type: &str) -> Option<u16> {
+    Some(match error_type {
+        "invalid_request_error" => 400,
+        "authentication_error" => 401,
+        "billing_error" => 402,
+        "permission_error" => 403,
+        "not_found_error" => 404,
+        "request_too_large" => 413,
+        "rate_limit_error" => 429,
+        "api_error" => 500,
+        "overloaded_error" => 529,
+        _ => return None,
+    })
 }
 
 /// Classifies an error body alone (used by the Codex harness for messages
@@ -99,7 +124,12 @@ impl ErrorBody {
         if message.is_empty() {
             message = error.to_string();
         }
-        let extra = format!("{} {} {}", field("code"), field("type"), raw);
+        // Anthropic's spend limit says which in `details.error_code`.
+        let detail_code = error
+            .pointer("/details/error_code")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let extra = format!("{} {} {raw} {detail_code}", field("code"), field("type"));
         Self::from_parts(&message, &extra)
     }
 
@@ -175,6 +205,7 @@ const CONTEXT: &[&str] = &[
 const CONTENT: &[&str] = &[
     "content_policy",
     "content_filter",
+    "content filtering",
     "content management policy",
     "flagged",
     "moderation",
@@ -187,6 +218,8 @@ const USAGE: &[&str] = &[
     "usage_limit",
     "quota exceeded",
     "weekly limit",
+    "spend_limit",
+    "spend limit",
 ];
 const BILLING: &[&str] = &[
     "billing",
@@ -422,12 +455,189 @@ mod tests {
                 ServerError,
                 None,
             ),
+            // Anthropic: the types and statuses of
+            // https://docs.claude.com/en/api/errors; messages as users
+            // reported them (cited per row).
             (
-                "anthropic-style 529",
+                "anthropic 529",
                 529,
                 &[],
-                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req_011CSHoEeqs5C35K2UUqR7Fy"}"#,
                 Overloaded,
+                None,
+            ),
+            (
+                // cline/cline#42
+                "anthropic 429 tokens per minute",
+                429,
+                &[
+                    ("retry-after", "13"),
+                    ("anthropic-ratelimit-tokens-remaining", "0"),
+                    ("anthropic-ratelimit-tokens-reset", "2026-05-28T20:27:00Z"),
+                ],
+                r#"{"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit (https://docs.anthropic.com/en/api/rate-limits); see the response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again later. You may also contact sales at https://www.anthropic.com/contact-sales to discuss your options for a rate limit increase."}}"#,
+                RateLimit,
+                // NOW is 2026-05-28T20:26:40Z: the reset (20 s) outlasts
+                // retry-after (13 s), and the longest wins.
+                Some(20_000),
+            ),
+            (
+                // learn.microsoft.com, "Anthropic 529 overloaded_error":
+                // the spend limit is a 429 rate_limit_error with
+                // details.error_code enforced_spend_limit_reached.
+                "anthropic 429 spend limit",
+                429,
+                &[],
+                r#"{"type":"error","error":{"type":"rate_limit_error","message":"You have reached your specified API usage limits.","details":{"error_code":"enforced_spend_limit_reached"}}}"#,
+                UsageLimit,
+                None,
+            ),
+            (
+                "anthropic 401",
+                401,
+                &[],
+                r#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#,
+                Auth,
+                None,
+            ),
+            (
+                "anthropic 403",
+                403,
+                &[],
+                r#"{"type":"error","error":{"type":"permission_error","message":"Your API key does not have permission to use the specified resource."}}"#,
+                AuthPermanent,
+                None,
+            ),
+            (
+                // errornotes.dev, "Claude API prompt is too long"
+                "anthropic 400 prompt too long",
+                400,
+                &[],
+                r#"{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 215432 tokens > 200000 maximum"}}"#,
+                ContextOverflow,
+                None,
+            ),
+            (
+                // ChatGPTNextWeb/NextChat#4964: a bad max_tokens is the
+                // request's fault, not a window to grow.
+                "anthropic 400 max_tokens",
+                400,
+                &[],
+                r#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: 10000 > 4096, which is the maximum allowed number of output tokens for claude-3-5-sonnet-20240620"}}"#,
+                Format,
+                None,
+            ),
+            (
+                "anthropic 400 credit balance",
+                400,
+                &[],
+                r#"{"type":"error","error":{"type":"invalid_request_error","message":"Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."}}"#,
+                Billing,
+                None,
+            ),
+            (
+                "anthropic 400 content filtering",
+                400,
+                &[],
+                r#"{"type":"error","error":{"type":"invalid_request_error","message":"Output blocked by content filtering policy"}}"#,
+                ContentPolicy,
+                None,
+            ),
+            (
+                "anthropic 404",
+                404,
+                &[],
+                r#"{"type":"error","error":{"type":"not_found_error","message":"model: claude-sonnet-9"}}"#,
+                ModelNotFound,
+                None,
+            ),
+            (
+                "anthropic 500",
+                500,
+                &[],
+                r#"{"type":"error","error":{"type":"api_error","message":"Internal server error"}}"#,
+                ServerError,
+                None,
+            ),
+            (
+                // Sent by Cloudflare before the API (docs above).
+                "anthropic 413",
+                413,
+                &[],
+                r#"{"type":"error","error":{"type":"request_too_large","message":"Request exceeds the maximum allowed number of bytes."}}"#,
+                ContextOverflow,
+                None,
+            ),
+            // Ollama: `{"error": "<text>"}` with the statuses of
+            // https://docs.ollama.com/api/errors; texts as reported.
+            (
+                // continuedev/continue#11444
+                "ollama 429 session",
+                429,
+                &[],
+                r#"{"error":"you (ae2055838) have reached your session usage limit, upgrade for higher limits: https://ollama.com/upgrade"}"#,
+                UsageLimit,
+                None,
+            ),
+            (
+                // continuedev/continue#9233
+                "ollama 429 hourly",
+                429,
+                &[],
+                r#"{"error":"you've reached your hourly usage limit, please wait or upgrade to continue"}"#,
+                UsageLimit,
+                None,
+            ),
+            (
+                "ollama 429 rate",
+                429,
+                &[("retry-after", "4")],
+                r#"{"error":"too many requests"}"#,
+                RateLimit,
+                Some(4_000),
+            ),
+            (
+                // ollama/ollama#13399
+                "ollama 503",
+                503,
+                &[],
+                r#"{"error":"Service Temporarily Unavailable"}"#,
+                Overloaded,
+                None,
+            ),
+            (
+                "ollama 502 cloud unreachable",
+                502,
+                &[],
+                r#"{"error":"an error was encountered while running the model"}"#,
+                ServerError,
+                None,
+            ),
+            (
+                // Ollama's refusal with truncate off (embed and chat).
+                "ollama 400 context",
+                400,
+                &[],
+                r#"{"error":"the input length exceeds the context length"}"#,
+                ContextOverflow,
+                None,
+            ),
+            (
+                // ITSpecialist111/ai_automation_suggester#37: older
+                // servers answered an overflow with a 500.
+                "ollama 500 context",
+                500,
+                &[],
+                r#"{"error":"input exceeds context length"}"#,
+                ContextOverflow,
+                None,
+            ),
+            (
+                "ollama 401 signin",
+                401,
+                &[],
+                r#"{"error":"unauthorized","signin_url":"https://ollama.com/connect?name=host&key=abc"}"#,
+                Auth,
                 None,
             ),
             (
@@ -498,6 +708,24 @@ mod tests {
             (
                 json!({"type":"response.failed","response":{"error":{"code":"insufficient_quota","message":"You exceeded your current quota"}}}),
                 UsageLimit,
+            ),
+            // Anthropic's `event: error`: the type stands for the status.
+            (
+                json!({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}),
+                Overloaded,
+            ),
+            (
+                json!({"type":"error","error":{"type":"api_error","message":"Internal server error"}}),
+                ServerError,
+            ),
+            (
+                json!({"type":"error","error":{"type":"rate_limit_error","message":"Rate limited"}}),
+                RateLimit,
+            ),
+            // Ollama's mid-stream line (docs.ollama.com/api/errors).
+            (
+                json!({"error":"an error was encountered while running the model"}),
+                ServerError,
             ),
         ];
         for (event, class) in rows {

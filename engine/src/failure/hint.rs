@@ -1,8 +1,9 @@
 //! How long a server asks us to stay away. Providers say it in different
 //! places: `Retry-After` (seconds or an HTTP date), `retry-after-ms`, OpenAI's
 //! `x-ratelimit-reset-requests` / `-tokens` (`"6m0s"`, `"20ms"`), OpenRouter's
-//! `X-RateLimit-Reset` (epoch milliseconds), and sometimes only the message
-//! text ("Please try again in 20s", "try again in 2h30m").
+//! `X-RateLimit-Reset` (epoch milliseconds), Anthropic's
+//! `anthropic-ratelimit-*-reset` (RFC 3339 instants), and sometimes only the
+//! message text ("Please try again in 20s", "try again in 2h30m").
 
 use http::HeaderMap;
 
@@ -24,10 +25,30 @@ pub fn retry_hint(headers: &HeaderMap, body: &str, now_ms: i64) -> Option<i64> {
     if let Some(v) = header("x-ratelimit-reset").and_then(|v| v.trim().parse::<i64>().ok()) {
         hints.push(epoch_to_wait(v, now_ms));
     }
+    hints.extend(anthropic_resets(headers, now_ms));
     if hints.is_empty() {
         hints.extend(hint_in_text(body));
     }
     hints.into_iter().map(|ms| ms.max(0)).max()
+}
+
+/// Anthropic sends a reset instant for each limit on every response
+/// (<https://docs.claude.com/en/api/rate-limits#response-headers>); only an
+/// exhausted limit's reset says how long to wait (a full bucket's reset is
+/// when it refills, which is no reason to stay away). A reset without its
+/// `-remaining` counts.
+fn anthropic_resets(headers: &HeaderMap, now_ms: i64) -> Vec<i64> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    ["requests", "tokens", "input-tokens", "output-tokens"]
+        .iter()
+        .filter(|limit| {
+            header(&format!("anthropic-ratelimit-{limit}-remaining"))
+                .is_none_or(|left| left.trim() == "0")
+        })
+        .filter_map(|limit| header(&format!("anthropic-ratelimit-{limit}-reset")))
+        .filter_map(|at| chrono::DateTime::parse_from_rfc3339(at.trim()).ok())
+        .map(|at| at.timestamp_millis() - now_ms)
+        .collect()
 }
 
 fn retry_after(value: &str, now_ms: i64) -> Option<i64> {
@@ -210,6 +231,35 @@ mod tests {
             Some(9_000_000)
         );
         assert_eq!(retry_hint(&none, "Internal error", NOW), None);
+        // Anthropic: the exhausted limit's reset, not the full one's.
+        assert_eq!(
+            retry_hint(
+                &headers(&[
+                    ("anthropic-ratelimit-requests-remaining", "0"),
+                    ("anthropic-ratelimit-requests-reset", "2026-05-28T20:26:55Z"),
+                    ("anthropic-ratelimit-tokens-remaining", "39000"),
+                    ("anthropic-ratelimit-tokens-reset", "2026-05-28T20:27:40Z"),
+                ]),
+                "",
+                NOW
+            ),
+            Some(15_000)
+        );
+        assert_eq!(
+            retry_hint(
+                &headers(&[
+                    ("retry-after", "3"),
+                    (
+                        "anthropic-ratelimit-output-tokens-reset",
+                        "2026-05-28T20:26:41.500Z"
+                    ),
+                ]),
+                "",
+                NOW
+            ),
+            Some(3_000),
+            "retry-after outlasts a reset 1.5 s away"
+        );
         assert_eq!(
             retry_hint(&headers(&[("retry-after", "-5")]), "", NOW),
             Some(0),

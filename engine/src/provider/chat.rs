@@ -14,19 +14,25 @@ pub(super) fn body(model: &str, request: &ChatRequest) -> Value {
         body["stream_options"] = json!({ "include_usage": true });
     }
     if !request.tools.is_empty() {
-        body["tools"] = request
-            .tools
-            .iter()
-            .map(|t| {
-                json!({"type": "function", "function": {
-                    "name": t.name, "description": t.description, "parameters": t.parameters}})
-            })
-            .collect();
+        body["tools"] = function_tools(request);
     }
     if let Some(max) = request.max_tokens {
         body["max_tokens"] = json!(max);
     }
     body
+}
+
+/// Tools as `{"type": "function", "function": {…}}`, the shape Chat
+/// Completions and Ollama's native API share.
+pub(super) fn function_tools(request: &ChatRequest) -> Value {
+    request
+        .tools
+        .iter()
+        .map(|t| {
+            json!({"type": "function", "function": {
+                "name": t.name, "description": t.description, "parameters": t.parameters}})
+        })
+        .collect()
 }
 
 fn message(m: &super::Message) -> Value {
@@ -124,22 +130,11 @@ impl StreamState for Stream {
         if event.data.trim() == "[DONE]" {
             return Ok(Flow::Done);
         }
-        let chunk: Value = serde_json::from_str(&event.data).map_err(|e| {
-            Failure::new(
-                FailureClass::StreamInterrupted,
-                format!("malformed stream chunk: {e}"),
-            )
-        })?;
+        let chunk: Value = super::stream_json(&event.data)?;
         // OpenRouter reports upstream failures as an error chunk inside a
         // 200 stream: the status said success, the stream says otherwise.
         if chunk.get("error").is_some_and(|e| !e.is_null()) {
-            let f = classify_stream_error(&chunk, now_ms);
-            return Err(Failure {
-                class: f.class,
-                retry_after_ms: f.retry_after_ms,
-                detail: f.detail,
-                partial: None,
-            });
+            return Err(classify_stream_error(&chunk, now_ms).into());
         }
         if let Some(u) = chunk.get("usage").filter(|u| !u.is_null()) {
             self.completion.usage = usage(u);
@@ -182,8 +177,7 @@ impl StreamState for Stream {
     }
 
     fn partial(&self) -> Option<String> {
-        let c = &self.completion;
-        (!c.text.is_empty() || !c.tool_calls.is_empty()).then(|| c.text.clone())
+        self.completion.partial()
     }
 
     fn finish(self: Box<Self>) -> Result<Completion, Failure> {

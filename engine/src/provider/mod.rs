@@ -2,10 +2,11 @@
 //! timeouts and concurrency limit, ending in a [`Completion`] or a classified
 //! [`Failure`]. The router decides what to do next; a client never retries.
 //!
-//! Wire protocols live in [`chat`] (`/chat/completions`) and [`responses`]
-//! (`/responses`); this module owns what they share: keys from env
-//! references, timeouts (connect, first byte, idle between chunks, total),
-//! the concurrency permit, streaming and error classification.
+//! Wire protocols live in [`chat`] (`/chat/completions`), [`responses`]
+//! (`/responses`), [`ollama`] (Ollama's native `/api/chat`, NDJSON) and
+//! [`anthropic`] (`/v1/messages`); this module owns what they share: keys
+//! from env references, timeouts (connect, first byte, idle between chunks,
+//! total), the concurrency permit, streaming and error classification.
 //!
 //! The server's [`ServerPolicy`] is checked again here, whatever validation
 //! let through: a key is read only from a declared variable, and a request
@@ -13,8 +14,11 @@
 //! to checked (so a name cannot be re-pointed at a metadata service) and no
 //! redirects followed.
 
+mod anthropic;
 mod chat;
 mod context;
+mod ndjson;
+mod ollama;
 mod responses;
 pub mod sse;
 mod types;
@@ -32,6 +36,7 @@ use crate::clock::SharedClock;
 use crate::config::policy::ServerPolicy;
 use crate::config::{Provider, ProviderId, ProviderKind, Timeouts};
 use crate::failure::{classify_http, classify_stream_error, FailureClass};
+use ndjson::{Frames, LineDecoder};
 use sse::{SseDecoder, SseEvent};
 
 /// Resolves `{env: NAME}` references at call time. Injected so tests (and a
@@ -108,6 +113,92 @@ pub struct ProviderClient {
 enum Wire {
     Chat,
     Responses,
+    Ollama,
+    Anthropic,
+}
+
+impl Wire {
+    fn of(kind: ProviderKind) -> Option<Wire> {
+        match kind {
+            ProviderKind::OpenaiChat => Some(Wire::Chat),
+            ProviderKind::OpenaiResponses => Some(Wire::Responses),
+            ProviderKind::Ollama => Some(Wire::Ollama),
+            ProviderKind::AnthropicMessages => Some(Wire::Anthropic),
+            ProviderKind::Codex | ProviderKind::Sim => None,
+        }
+    }
+
+    /// Where one completion request goes.
+    fn completion_url(self, base_url: &str) -> String {
+        match self {
+            Wire::Chat => format!("{base_url}/chat/completions"),
+            Wire::Responses => format!("{base_url}/responses"),
+            Wire::Ollama => ollama::chat_url(base_url),
+            Wire::Anthropic => anthropic::messages_url(base_url),
+        }
+    }
+
+    fn models_url(self, base_url: &str) -> String {
+        match self {
+            Wire::Chat | Wire::Responses => format!("{base_url}/models"),
+            Wire::Ollama => ollama::models_url(base_url),
+            Wire::Anthropic => anthropic::models_url(base_url),
+        }
+    }
+
+    fn body(self, model: &str, request: &ChatRequest) -> Value {
+        match self {
+            Wire::Chat => chat::body(model, request),
+            Wire::Responses => responses::body(model, request),
+            Wire::Ollama => ollama::body(model, request),
+            Wire::Anthropic => anthropic::body(model, request),
+        }
+    }
+
+    fn parse_full(self, value: &Value) -> Result<Completion, Failure> {
+        match self {
+            Wire::Chat => chat::parse_full(value),
+            Wire::Responses => responses::parse_full(value),
+            Wire::Ollama => ollama::parse_full(value),
+            Wire::Anthropic => anthropic::parse_full(value),
+        }
+    }
+
+    fn stream_state(self) -> Box<dyn StreamState> {
+        match self {
+            Wire::Chat => Box::new(chat::Stream::default()),
+            Wire::Responses => Box::new(responses::Stream::default()),
+            Wire::Ollama => Box::new(ollama::Stream::default()),
+            Wire::Anthropic => Box::new(anthropic::Stream::default()),
+        }
+    }
+
+    fn frames(self) -> Frames {
+        match self {
+            Wire::Ollama => Frames::Lines(LineDecoder::default()),
+            _ => Frames::Sse(SseDecoder::default()),
+        }
+    }
+
+    /// The key where the wire wants it: Anthropic's `x-api-key` (with the
+    /// API version, sent with or without a key), a bearer token elsewhere.
+    fn authorize(
+        self,
+        builder: reqwest::RequestBuilder,
+        key: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        match (self, key) {
+            (Wire::Anthropic, key) => {
+                let builder = builder.header("anthropic-version", anthropic::VERSION);
+                match key {
+                    Some(key) => builder.header("x-api-key", key),
+                    None => builder,
+                }
+            }
+            (_, Some(key)) => builder.bearer_auth(key),
+            (_, None) => builder,
+        }
+    }
 }
 
 /// What one streamed event did to the attempt.
@@ -135,21 +226,12 @@ impl ProviderClient {
         base_url: Option<String>,
         policy: &ServerPolicy,
     ) -> Result<Self, String> {
-        let wire = match provider.kind {
-            ProviderKind::OpenaiChat | ProviderKind::Sim => Wire::Chat,
-            ProviderKind::OpenaiResponses => Wire::Responses,
+        let wire = provider.wire().and_then(Wire::of).ok_or_else(|| match provider.kind {
             ProviderKind::Codex => {
-                return Err(format!(
-                    "provider `{id}` is kind codex: it is served only by the Codex harness"
-                ))
+                format!("provider `{id}` is kind codex: it is served only by the Codex harness")
             }
-            ProviderKind::Ollama | ProviderKind::AnthropicMessages => {
-                return Err(format!(
-                    "provider `{id}`: the {:?} wire is not available in this build",
-                    provider.kind
-                ))
-            }
-        };
+            _ => format!("provider `{id}`: a sim wire must be one of openai-chat, openai-responses, ollama, anthropic-messages"),
+        })?;
         let base_url = base_url
             .or_else(|| provider.base_url.clone())
             .ok_or_else(|| format!("provider `{id}` has no baseUrl"))?;
@@ -240,9 +322,10 @@ impl ProviderClient {
         })
     }
 
-    /// `GET {baseUrl}/models`: whether the provider answers and accepts the
-    /// key, without spending tokens or touching health (`switchyard
-    /// doctor`). Returns the model ids it lists.
+    /// The wire's model list (`GET {baseUrl}/models`, Ollama's `/api/tags`,
+    /// Anthropic's `/v1/models`): whether the provider answers and accepts
+    /// the key, without spending tokens or touching health (`switchyard
+    /// doctor`). Returns the model ids (or Ollama names) it lists.
     pub async fn list_models(
         &self,
         secrets: &dyn Secrets,
@@ -250,7 +333,7 @@ impl ProviderClient {
     ) -> Result<Vec<String>, Failure> {
         let key = self.key(secrets)?;
         let deadline = after(self.limits.first_byte.min(self.limits.total));
-        let builder = self.http.get(format!("{}/models", self.base_url));
+        let builder = self.http.get(self.wire.models_url(&self.base_url));
         let result = async {
             let response = self.send(builder, key.as_deref(), deadline, clock).await?;
             let text = within(deadline, self.limits.idle, response.text(), "response body")
@@ -283,10 +366,7 @@ impl ProviderClient {
         deadline: Instant,
         clock: &SharedClock,
     ) -> Result<reqwest::Response, Failure> {
-        let builder = match key {
-            Some(key) => builder.bearer_auth(key),
-            None => builder,
-        };
+        let builder = self.wire.authorize(builder, key);
         let response = within(
             deadline,
             self.limits.first_byte,
@@ -306,13 +386,7 @@ impl ProviderClient {
         // Before classifying: the detail is cut to a log line's length, and
         // a key cut in half would no longer match.
         let text = redact_text(&text, key);
-        let failure = classify_http(status.as_u16(), &headers, &text, clock.now_ms());
-        Err(Failure {
-            class: failure.class,
-            retry_after_ms: failure.retry_after_ms,
-            detail: failure.detail,
-            partial: None,
-        })
+        Err(classify_http(status.as_u16(), &headers, &text, clock.now_ms()).into())
     }
 
     async fn attempt(
@@ -323,21 +397,14 @@ impl ProviderClient {
         clock: &SharedClock,
     ) -> Result<Completion, Failure> {
         let deadline = after(self.limits.total);
-        let (path, body) = match self.wire {
-            Wire::Chat => ("/chat/completions", chat::body(model, request)),
-            Wire::Responses => ("/responses", responses::body(model, request)),
-        };
         let builder = self
             .http
-            .post(format!("{}{path}", self.base_url))
-            .json(&body);
+            .post(self.wire.completion_url(&self.base_url))
+            .json(&self.wire.body(model, request));
         let response = self.send(builder, key, deadline, clock).await?;
         if request.stream {
-            let state: Box<dyn StreamState> = match self.wire {
-                Wire::Chat => Box::new(chat::Stream::default()),
-                Wire::Responses => Box::new(responses::Stream::default()),
-            };
-            self.read_stream(response, state, deadline, clock).await
+            self.read_stream(response, self.wire.stream_state(), deadline, clock)
+                .await
         } else {
             let text = within(
                 deadline,
@@ -354,13 +421,9 @@ impl ProviderClient {
                 )
             })?;
             if value.get("error").is_some_and(|e| !e.is_null()) {
-                let failure = classify_stream_error(&value, clock.now_ms());
-                return Err(Failure::new(failure.class, failure.detail));
+                return Err(classify_stream_error(&value, clock.now_ms()).into());
             }
-            match self.wire {
-                Wire::Chat => chat::parse_full(&value),
-                Wire::Responses => responses::parse_full(&value),
-            }
+            self.wire.parse_full(&value)
         }
     }
 
@@ -371,7 +434,7 @@ impl ProviderClient {
         deadline: Instant,
         clock: &SharedClock,
     ) -> Result<Completion, Failure> {
-        let mut decoder = SseDecoder::default();
+        let mut decoder = self.wire.frames();
         let interrupted = |state: &dyn StreamState, failure: Failure| match state.partial() {
             Some(partial) => Failure {
                 class: FailureClass::StreamInterrupted,
@@ -410,6 +473,17 @@ impl ProviderClient {
             }
         }
     }
+}
+
+/// A stream event's (or NDJSON line's) JSON; a malformed one interrupts
+/// the stream.
+fn stream_json(data: &str) -> Result<Value, Failure> {
+    serde_json::from_str(data).map_err(|e| {
+        Failure::new(
+            FailureClass::StreamInterrupted,
+            format!("malformed stream event: {e}"),
+        )
+    })
 }
 
 fn stream_broken(detail: &str) -> Failure {

@@ -110,17 +110,8 @@ pub(super) struct Stream {
 
 impl StreamState for Stream {
     fn feed(&mut self, event: &SseEvent, now_ms: i64) -> Result<Flow, Failure> {
-        let v: Value = serde_json::from_str(&event.data).map_err(|e| {
-            Failure::new(
-                FailureClass::StreamInterrupted,
-                format!("malformed stream event: {e}"),
-            )
-        })?;
-        let kind = v
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or(event.event.as_str());
-        match kind {
+        let v: Value = super::stream_json(&event.data)?;
+        match event.kind(&v) {
             "response.output_text.delta" => self.text.push_str(&str_of(&v, "delta")),
             "response.output_item.added" => {
                 let item = &v["item"];
@@ -181,13 +172,7 @@ impl StreamState for Stream {
                 return Ok(Flow::Done);
             }
             "response.failed" | "error" => {
-                let f = classify_stream_error(&v, now_ms);
-                return Err(Failure {
-                    class: f.class,
-                    retry_after_ms: f.retry_after_ms,
-                    detail: f.detail,
-                    partial: None,
-                });
+                return Err(classify_stream_error(&v, now_ms).into());
             }
             _ => {}
         }

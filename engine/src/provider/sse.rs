@@ -9,6 +9,15 @@ pub struct SseEvent {
     pub data: String,
 }
 
+impl SseEvent {
+    /// The event's type: the JSON's `type` field, else the `event:` name.
+    pub fn kind<'a>(&'a self, json: &'a serde_json::Value) -> &'a str {
+        json.get("type")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or(self.event.as_str())
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct SseDecoder {
     buffer: Vec<u8>,

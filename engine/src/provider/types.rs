@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::failure::FailureClass;
+use crate::failure::{FailureClass, HttpFailure};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -131,6 +131,14 @@ pub struct Completion {
     pub finish_reason: Option<String>,
 }
 
+impl Completion {
+    /// The text so far, once any text or tool call was produced (DESIGN §3:
+    /// a failure after output is `stream_interrupted`, keeping it).
+    pub(crate) fn partial(&self) -> Option<String> {
+        (!self.text.is_empty() || !self.tool_calls.is_empty()).then(|| self.text.clone())
+    }
+}
+
 /// A failed attempt, classified.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
@@ -148,6 +156,17 @@ impl Failure {
             class,
             retry_after_ms: None,
             detail: detail.into(),
+            partial: None,
+        }
+    }
+}
+
+impl From<HttpFailure> for Failure {
+    fn from(f: HttpFailure) -> Self {
+        Failure {
+            class: f.class,
+            retry_after_ms: f.retry_after_ms,
+            detail: f.detail,
             partial: None,
         }
     }

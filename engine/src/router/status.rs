@@ -77,7 +77,10 @@ impl Router {
                 };
                 let endpoint = match (&provider.base_url, provider.kind) {
                     (Some(url), _) => url.clone(),
-                    (None, ProviderKind::Sim) => "in-process sim".to_owned(),
+                    (None, ProviderKind::Sim) => match provider.wire {
+                        Some(wire) => format!("in-process sim ({})", wire.as_str()),
+                        None => "in-process sim".to_owned(),
+                    },
                     (None, _) => "Codex app-server".to_owned(),
                 };
                 ProviderStatus {

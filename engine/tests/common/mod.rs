@@ -3,6 +3,8 @@
 //! running `make serve`.
 
 #![allow(dead_code)] // each test binary uses a different part of it
+pub mod calls;
+
 use engine::store::Store;
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -1,11 +1,13 @@
-//! What the two OpenAI APIs have in common: each turns an answer into a list
-//! of SSE events or one JSON object, and the delivery (pacing, cutting,
-//! breaking) is applied here, the same way for both.
+//! What the wires have in common: each turns an answer into a list of
+//! stream events (SSE, or NDJSON lines) or one JSON object, and renders
+//! errors in its own shape; the delivery (pacing, cutting, breaking) is
+//! applied here, the same way for all.
 
 use super::behaviour::{Answer, Delivery};
 use super::body::{self, Body, End, Timed};
+use super::fault::{self, Fault, Trouble};
 use bytes::Bytes;
-use hyper::{Response, StatusCode};
+use hyper::{HeaderMap, Response, StatusCode};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -28,7 +30,7 @@ impl Call {
     }
 }
 
-/// One SSE event, ready to send. Content events carry the answer itself: they
+/// One stream event (an SSE event or an NDJSON line), ready to send. Content events carry the answer itself: they
 /// are the ones a slow model paces and a broken stream counts.
 pub(super) struct Event {
     pub data: Bytes,
@@ -51,7 +53,7 @@ impl Event {
     }
 }
 
-/// One OpenAI-compatible endpoint's encoding of answers.
+/// One endpoint's encoding of answers and errors.
 pub(super) trait Api: Sync {
     /// Every event of the complete streamed answer.
     fn stream(&self, call: &Call, answer: &Answer) -> Vec<Event>;
@@ -59,9 +61,26 @@ pub(super) trait Api: Sync {
     fn stream_error(&self, call: &Call, sent: usize) -> Bytes;
     /// The non-streaming answer.
     fn object(&self, call: &Call, answer: &Answer) -> Value;
-    /// A non-streaming answer that failed mid-generation, sent with HTTP 200
-    /// as the providers do once generation had started.
-    fn object_error(&self, call: &Call) -> Value;
+    /// A non-streaming answer that failed mid-generation, as the provider
+    /// sends it (OpenAI-compatible servers: an error object with HTTP 200).
+    fn interrupted(&self, call: &Call) -> Fault;
+    /// `trouble` in this wire's error shape.
+    fn fault(&self, trouble: &Trouble, model: &str) -> Fault {
+        fault::openai(trouble, model)
+    }
+    /// The streamed body's content type.
+    fn content_type(&self) -> &'static str {
+        body::SSE
+    }
+    /// Whether a request that does not say streams (Ollama's default).
+    fn streams_by_default(&self) -> bool {
+        false
+    }
+    /// What the wire requires of a request beyond a model (Anthropic: its
+    /// version header and `max_tokens`).
+    fn check(&self, _headers: &HeaderMap, _body: &Value) -> Result<(), Trouble> {
+        Ok(())
+    }
 }
 
 /// Answers with `answer`, delivered as the script asks.
@@ -103,7 +122,7 @@ fn streamed(api: &dyn Api, call: &Call, answer: &Answer, delivery: Delivery) -> 
             data: event.data,
         })
         .collect();
-    body::sse(frames, end)
+    body::stream(frames, end, api.content_type())
 }
 
 /// The events before the (n+1)-th content event.
@@ -130,7 +149,7 @@ async fn whole(api: &dyn Api, call: &Call, answer: &Answer, delivery: Delivery) 
             body::json(StatusCode::OK, &api.object(call, answer))
         }
         Delivery::BreakAfter(_) => body::truncated_json(&api.object(call, answer)),
-        Delivery::ErrorAfter(_) => body::json(StatusCode::OK, &api.object_error(call)),
+        Delivery::ErrorAfter(_) => body::fault(api.interrupted(call)),
     }
 }
 

@@ -1,15 +1,15 @@
 //! What a script step does on the wire, whichever API was called: an answer
-//! and how it is delivered, an HTTP error exactly as the real providers send
-//! it, or nothing at all.
+//! and how it is delivered, an error (which each wire renders as its real
+//! servers send it), or nothing at all.
 
+use super::fault::Trouble;
 use super::script::Step;
-use hyper::StatusCode;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::time::Duration;
 
 pub(super) enum Behaviour {
     Answer(Answer, Delivery),
-    Fault(Fault),
+    Fault(Trouble),
     Hang,
 }
 
@@ -29,14 +29,6 @@ pub(super) enum Delivery {
     BreakAfter(usize),
     /// This many content chunks, then an in-stream error.
     ErrorAfter(usize),
-}
-
-/// An HTTP error response.
-#[derive(Debug, Clone)]
-pub(super) struct Fault {
-    pub status: StatusCode,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: Value,
 }
 
 impl Behaviour {
@@ -62,17 +54,17 @@ impl Behaviour {
                 Behaviour::Answer(longer_than(model, *n), Delivery::ErrorAfter(*n))
             }
             Step::Hang => Behaviour::Hang,
-            Step::RateLimit(seconds) => Behaviour::Fault(Fault::rate_limit(model, *seconds)),
-            Step::Auth => Behaviour::Fault(Fault::auth()),
-            Step::AuthPermanent => Behaviour::Fault(Fault::auth_permanent()),
-            Step::UsageLimit => Behaviour::Fault(Fault::usage_limit()),
-            Step::Billing => Behaviour::Fault(Fault::billing()),
-            Step::ServerError => Behaviour::Fault(Fault::server_error()),
-            Step::Overloaded => Behaviour::Fault(Fault::overloaded()),
-            Step::ContextOverflow => Behaviour::Fault(Fault::context_overflow()),
-            Step::ContentPolicy => Behaviour::Fault(Fault::content_policy()),
-            Step::Format => Behaviour::Fault(Fault::format()),
-            Step::ModelNotFound => Behaviour::Fault(Fault::model_not_found(model)),
+            Step::RateLimit(seconds) => Behaviour::Fault(Trouble::RateLimit(*seconds)),
+            Step::Auth => Behaviour::Fault(Trouble::Auth),
+            Step::AuthPermanent => Behaviour::Fault(Trouble::AuthPermanent),
+            Step::UsageLimit => Behaviour::Fault(Trouble::UsageLimit),
+            Step::Billing => Behaviour::Fault(Trouble::Billing),
+            Step::ServerError => Behaviour::Fault(Trouble::ServerError),
+            Step::Overloaded => Behaviour::Fault(Trouble::Overloaded),
+            Step::ContextOverflow => Behaviour::Fault(Trouble::ContextOverflow),
+            Step::ContentPolicy => Behaviour::Fault(Trouble::ContentPolicy),
+            Step::Format => Behaviour::Fault(Trouble::Format),
+            Step::ModelNotFound => Behaviour::Fault(Trouble::ModelNotFound),
         }
     }
 }
@@ -127,178 +119,6 @@ impl Answer {
             Answer::Text(text) => chunks(text).len() as u64,
             Answer::ToolCall { arguments, .. } => arguments.len().div_ceil(4) as u64,
         }
-    }
-}
-
-/// OpenAI's error envelope.
-fn openai_error(message: &str, kind: &str, param: Option<&str>, code: Option<&str>) -> Value {
-    json!({"error": {"message": message, "type": kind, "param": param, "code": code}})
-}
-
-impl Fault {
-    fn new(status: StatusCode, body: Value) -> Fault {
-        Fault {
-            status,
-            headers: Vec::new(),
-            body,
-        }
-    }
-
-    pub fn rate_limit(model: &str, seconds: Option<u64>) -> Fault {
-        let retry = seconds.map_or(String::new(), |s| format!(" Please try again in {s}s."));
-        let message = format!(
-            "Rate limit reached for requests per min (RPM) on {model}: Limit 3, Used 3, Requested 1.{retry}"
-        );
-        let mut fault = Fault::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            openai_error(&message, "requests", None, Some("rate_limit_exceeded")),
-        );
-        if let Some(seconds) = seconds {
-            fault.headers = vec![
-                ("retry-after", seconds.to_string()),
-                ("x-ratelimit-reset-requests", format!("{seconds}s")),
-            ];
-        }
-        fault
-    }
-
-    pub fn auth() -> Fault {
-        Fault::new(
-            StatusCode::UNAUTHORIZED,
-            openai_error(
-                "Incorrect API key provided: sk-sim***. You can find your API key at https://platform.openai.com/account/api-keys.",
-                "invalid_request_error",
-                None,
-                Some("invalid_api_key"),
-            ),
-        )
-    }
-
-    pub fn auth_permanent() -> Fault {
-        Fault::new(
-            StatusCode::UNAUTHORIZED,
-            openai_error(
-                "This API key belongs to an account that has been deactivated.",
-                "invalid_request_error",
-                None,
-                Some("account_deactivated"),
-            ),
-        )
-    }
-
-    pub fn usage_limit() -> Fault {
-        Fault::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            openai_error(
-                "You exceeded your current quota, please check your plan and billing details.",
-                "insufficient_quota",
-                None,
-                Some("insufficient_quota"),
-            ),
-        )
-    }
-
-    /// OpenRouter's shape: a numeric code and no type.
-    pub fn billing() -> Fault {
-        Fault::new(
-            StatusCode::PAYMENT_REQUIRED,
-            json!({"error": {
-                "message": "Insufficient credits. Add more using https://openrouter.ai/settings/credits",
-                "code": 402
-            }}),
-        )
-    }
-
-    pub fn server_error() -> Fault {
-        Fault::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            openai_error(
-                "The server had an error while processing your request. Sorry about that!",
-                "server_error",
-                None,
-                None,
-            ),
-        )
-    }
-
-    pub fn overloaded() -> Fault {
-        Fault::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            json!({"error": {
-                "message": "The engine is currently overloaded, please try again later",
-                "type": "server_error",
-                "code": "overloaded"
-            }}),
-        )
-    }
-
-    pub fn context_overflow() -> Fault {
-        Fault::new(
-            StatusCode::BAD_REQUEST,
-            openai_error(
-                "This model's maximum context length is 8192 tokens. However, your messages resulted in 9120 tokens. Please reduce the length of the messages.",
-                "invalid_request_error",
-                Some("messages"),
-                Some("context_length_exceeded"),
-            ),
-        )
-    }
-
-    pub fn content_policy() -> Fault {
-        Fault::new(
-            StatusCode::BAD_REQUEST,
-            openai_error(
-                "Your request was rejected as a result of our safety system.",
-                "invalid_request_error",
-                None,
-                Some("content_policy_violation"),
-            ),
-        )
-    }
-
-    pub fn format() -> Fault {
-        Fault::new(
-            StatusCode::BAD_REQUEST,
-            openai_error(
-                "Invalid value for 'messages[0].role': expected one of system, user, assistant, tool.",
-                "invalid_request_error",
-                Some("messages"),
-                None,
-            ),
-        )
-    }
-
-    pub fn model_not_found(model: &str) -> Fault {
-        Fault::new(
-            StatusCode::NOT_FOUND,
-            openai_error(
-                &format!("The model `{model}` does not exist or you do not have access to it."),
-                "invalid_request_error",
-                None,
-                Some("model_not_found"),
-            ),
-        )
-    }
-
-    /// A request the sim cannot make sense of: bad JSON, a missing field, a
-    /// script that does not parse.
-    pub fn invalid_request(message: &str) -> Fault {
-        Fault::new(
-            StatusCode::BAD_REQUEST,
-            json!({"error": {"message": message, "type": "invalid_request_error"}}),
-        )
-    }
-
-    pub fn not_found(method: &str, path: &str) -> Fault {
-        Fault::new(
-            StatusCode::NOT_FOUND,
-            openai_error(
-                &format!("Invalid URL ({method} {path})"),
-                "invalid_request_error",
-                None,
-                None,
-            ),
-        )
     }
 }
 

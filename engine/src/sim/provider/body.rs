@@ -1,7 +1,7 @@
-//! Response bodies: whole JSON, timed SSE playback, and bodies that break the
-//! connection on purpose.
+//! Response bodies: whole JSON, timed stream playback (SSE or NDJSON), and
+//! bodies that break the connection on purpose.
 
-use super::behaviour::Fault;
+use super::fault::Fault;
 use super::state::Busy;
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
@@ -52,14 +52,17 @@ pub(super) fn fault(fault: Fault) -> Response<Body> {
     response
 }
 
-/// A `text/event-stream` response played back in real time.
-pub(super) fn sse(frames: Vec<Timed>, end: End) -> Response<Body> {
+/// `text/event-stream`: SSE, as the OpenAI and Anthropic APIs stream.
+pub(super) const SSE: &str = "text/event-stream; charset=utf-8";
+/// `application/x-ndjson`: one JSON object a line, as Ollama streams.
+pub(super) const NDJSON: &str = "application/x-ndjson";
+
+/// A streamed response (`content_type` [`SSE`] or [`NDJSON`]) played back
+/// in real time.
+pub(super) fn stream(frames: Vec<Timed>, end: End, content_type: &'static str) -> Response<Body> {
     let mut response = Response::new(playback(frames, end));
     let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream; charset=utf-8"),
-    );
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
@@ -85,9 +88,14 @@ pub(super) fn data_event(value: &Value) -> Bytes {
     Bytes::from(format!("data: {value}\n\n"))
 }
 
-/// `event: <name>` + `data: <json>`, as the Responses API sends.
+/// `event: <name>` + `data: <json>`, as the Responses and Messages APIs send.
 pub(super) fn named_event(name: &str, value: &Value) -> Bytes {
     Bytes::from(format!("event: {name}\ndata: {value}\n\n"))
+}
+
+/// One NDJSON line.
+pub(super) fn json_line(value: &Value) -> Bytes {
+    Bytes::from(format!("{value}\n"))
 }
 
 fn full(data: impl Into<Bytes>) -> Body {

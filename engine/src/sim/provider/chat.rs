@@ -3,7 +3,9 @@
 use super::api::{Api, Call, Event};
 use super::behaviour::Answer;
 use super::body::data_event;
+use super::fault::Fault;
 use bytes::Bytes;
+use hyper::StatusCode;
 use serde_json::{json, Value};
 
 pub(super) struct Chat;
@@ -99,8 +101,8 @@ impl Api for Chat {
     }
 
     /// OpenRouter's mid-stream error: an `error` object in a data line.
-    fn stream_error(&self, call: &Call, _sent: usize) -> Bytes {
-        data_event(&self.object_error(call))
+    fn stream_error(&self, _call: &Call, _sent: usize) -> Bytes {
+        data_event(&openrouter_error())
     }
 
     fn object(&self, call: &Call, answer: &Answer) -> Value {
@@ -133,7 +135,12 @@ impl Api for Chat {
         })
     }
 
-    fn object_error(&self, _call: &Call) -> Value {
-        json!({"error": {"message": "Provider returned error", "code": 502}})
+    fn interrupted(&self, _call: &Call) -> Fault {
+        Fault::new(StatusCode::OK, openrouter_error())
     }
+}
+
+/// OpenRouter's report of an upstream failure after generation started.
+fn openrouter_error() -> Value {
+    json!({"error": {"message": "Provider returned error", "code": 502}})
 }

@@ -1,15 +1,19 @@
-//! The `sim` provider (DESIGN §9): a real OpenAI-compatible HTTP server on
-//! loopback whose models are [`Script`]s, so every failure class of DESIGN §3
-//! can be produced on demand, over the wire, exactly as the real providers
-//! send it.
+//! The `sim` provider (DESIGN §9): a real HTTP server on loopback speaking
+//! the OpenAI, Ollama and Anthropic wires, whose models are [`Script`]s, so
+//! every failure class of DESIGN §3 can be produced on demand, over the
+//! wire, exactly as the real providers send it (each wire's error bodies and
+//! headers).
 //!
 //! A model's script comes from [`SimProvider::set_script`] (or
 //! `PUT /sim/scripts/<model>`); a model without one whose name parses as a
 //! script runs that, so `rate_limit(5)` or `server_error*2, ok` work as model
 //! names with no setup.
 //!
-//! Endpoints: `POST /v1/chat/completions`, `POST /v1/responses` (both
-//! streaming and not), `GET /v1/models`; `GET /sim/scripts`,
+//! Endpoints: `POST /v1/chat/completions`, `POST /v1/responses`,
+//! `POST /api/chat` (Ollama, NDJSON), `POST /v1/messages` (Anthropic; it
+//! insists on `anthropic-version` and `max_tokens` as the real API does), all
+//! streaming and not; `GET /v1/models` (Anthropic's shape when the request
+//! names an `anthropic-version`), `GET /api/tags`; `GET /sim/scripts`,
 //! `PUT /sim/scripts/<model>` and `GET /sim/requests` to drive and inspect it.
 //!
 //! ```no_run
@@ -23,10 +27,13 @@
 //! # Ok(()) }
 //! ```
 
+mod anthropic;
 mod api;
 mod behaviour;
 mod body;
 mod chat;
+mod fault;
+mod ollama;
 mod responses;
 mod script;
 mod server;
@@ -57,7 +64,7 @@ pub struct SimProvider {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRecord {
     pub model: String,
-    /// `/v1/chat/completions` or `/v1/responses`.
+    /// `/v1/chat/completions`, `/v1/responses`, `/api/chat` or `/v1/messages`.
     pub path: String,
     pub stream: bool,
     /// When the request arrived.
@@ -87,8 +94,9 @@ impl SimProvider {
         self.addr
     }
 
-    /// The OpenAI base URL, e.g. `http://127.0.0.1:PORT/v1`. A wildcard bind
-    /// is reached through loopback.
+    /// The base URL, e.g. `http://127.0.0.1:PORT/v1`: what an OpenAI or
+    /// Anthropic client takes, and an Ollama client too (it drops the
+    /// `/v1`). A wildcard bind is reached through loopback.
     pub fn base_url(&self) -> String {
         let mut addr = self.addr;
         match addr.ip() {
@@ -109,8 +117,9 @@ impl SimProvider {
         self.state.scripts()
     }
 
-    /// When `Some`, requests without `Authorization: Bearer <key>` get the
-    /// `auth` 401 and use up no step.
+    /// When `Some`, requests without `Authorization: Bearer <key>` (or
+    /// Anthropic's `x-api-key: <key>`) get the wire's `auth` 401 and use up
+    /// no step.
     pub fn require_api_key(&self, key: Option<String>) {
         self.state.set_api_key(key);
     }

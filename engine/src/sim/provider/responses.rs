@@ -4,7 +4,9 @@
 use super::api::{Api, Call, Event};
 use super::behaviour::Answer;
 use super::body::named_event;
+use super::fault::Fault;
 use bytes::Bytes;
+use hyper::StatusCode;
 use serde_json::{json, Value};
 
 pub(super) struct Responses;
@@ -149,7 +151,7 @@ impl Api for Responses {
     }
 
     fn stream_error(&self, call: &Call, sent: usize) -> Bytes {
-        let mut body = json!({"response": self.object_error(call)});
+        let mut body = json!({"response": failed(call)});
         body["type"] = json!("response.failed");
         body["sequence_number"] = json!(sent);
         named_event("response.failed", &body)
@@ -160,12 +162,17 @@ impl Api for Responses {
         response(call, "completed", output, usage(call, answer))
     }
 
-    fn object_error(&self, call: &Call) -> Value {
-        let mut failed = response(call, "failed", Vec::new(), Value::Null);
-        failed["error"] = json!({
-            "code": "server_error",
-            "message": "The model failed to generate a response: the upstream provider returned an error.",
-        });
-        failed
+    fn interrupted(&self, call: &Call) -> Fault {
+        Fault::new(StatusCode::OK, failed(call))
     }
+}
+
+/// The `response` object of a generation that failed.
+fn failed(call: &Call) -> Value {
+    let mut failed = response(call, "failed", Vec::new(), Value::Null);
+    failed["error"] = json!({
+        "code": "server_error",
+        "message": "The model failed to generate a response: the upstream provider returned an error.",
+    });
+    failed
 }

@@ -1,10 +1,13 @@
-//! The HTTP side: the accept loop, routing, and the handlers of the OpenAI
-//! endpoints and the `/sim` control endpoints.
+//! The HTTP side: the accept loop, routing, and the handlers of the
+//! completion endpoints of every wire and the `/sim` control endpoints.
 
+use super::anthropic::{self, Anthropic};
 use super::api::{self, Api, Call};
-use super::behaviour::{Behaviour, Fault};
+use super::behaviour::Behaviour;
 use super::body::{self, Body, Tracked};
 use super::chat::Chat;
+use super::fault::{self, Fault, Trouble};
+use super::ollama::{self, Ollama};
 use super::responses::Responses;
 use super::script::Script;
 use super::state::State;
@@ -83,13 +86,16 @@ async fn route(state: &State, request: Request<Incoming>) -> Response<Body> {
     match (method.as_str(), path.as_str()) {
         ("POST", "/v1/chat/completions") => complete(state, request, &Chat).await,
         ("POST", "/v1/responses") => complete(state, request, &Responses).await,
+        ("POST", "/api/chat") => complete(state, request, &Ollama).await,
+        ("POST", "/v1/messages") => complete(state, request, &Anthropic).await,
         ("GET", "/v1/models") => models(state, request.headers()),
+        ("GET", "/api/tags") => tags(state, request.headers()),
         ("GET", "/sim/scripts") => body::json(StatusCode::OK, &scripts(state)),
         ("GET", "/sim/requests") => body::json(StatusCode::OK, &requests(state)),
         ("PUT", _) if path.starts_with("/sim/scripts/") => {
             put_script(state, &path["/sim/scripts/".len()..], request).await
         }
-        _ => body::fault(Fault::not_found(&method, &path)),
+        _ => body::fault(Fault::no_route(&method, &path)),
     }
 }
 
@@ -102,25 +108,30 @@ struct Asked {
 }
 
 impl Asked {
-    fn parse(bytes: &[u8]) -> Result<Asked, Fault> {
+    fn parse(bytes: &[u8], headers: &HeaderMap, api: &dyn Api) -> Result<Asked, Trouble> {
         let body: Value = serde_json::from_slice(bytes).map_err(|e| {
-            Fault::invalid_request(&format!(
+            Trouble::InvalidRequest(format!(
                 "We could not parse the JSON body of your request: {e}"
             ))
         })?;
         let model = body
             .get("model")
             .and_then(Value::as_str)
-            .ok_or_else(|| Fault::invalid_request("you must provide a model parameter"))?;
-        // Chat sends `messages`; Responses sends `input` and `instructions`.
-        let prompt_chars: usize = ["messages", "input", "instructions"]
+            .ok_or_else(|| Trouble::InvalidRequest("you must provide a model parameter".into()))?;
+        api.check(headers, &body)?;
+        // Chat, Ollama and Anthropic send `messages` (Anthropic's system
+        // prompt apart); Responses sends `input` and `instructions`.
+        let prompt_chars: usize = ["messages", "input", "instructions", "system"]
             .iter()
             .filter_map(|field| body.get(field))
             .map(text_chars)
             .sum();
         Ok(Asked {
             model: model.to_owned(),
-            stream: body.get("stream").and_then(Value::as_bool).unwrap_or(false),
+            stream: body
+                .get("stream")
+                .and_then(Value::as_bool)
+                .unwrap_or(api.streams_by_default()),
             include_usage: body
                 .pointer("/stream_options/include_usage")
                 .and_then(Value::as_bool)
@@ -146,9 +157,13 @@ async fn complete(state: &State, request: Request<Incoming>, api: &dyn Api) -> R
     // Like OpenAI, a bad key is refused before the model is even looked at,
     // and it does not use up a step of the script.
     let authorized = state.authorized(request.headers());
-    let asked = match read_body(request).await.and_then(|b| Asked::parse(&b)) {
+    let headers = request.headers().clone();
+    let asked = match read_body(request)
+        .await
+        .and_then(|b| Asked::parse(&b, &headers, api))
+    {
         Ok(asked) => asked,
-        Err(fault) => return body::fault(fault),
+        Err(trouble) => return body::fault(api.fault(&trouble, "")),
     };
     let step = if authorized {
         state.next_step(&asked.model)
@@ -163,10 +178,10 @@ async fn complete(state: &State, request: Request<Incoming>, api: &dyn Api) -> R
         step: step.as_ref().map(ToString::to_string),
     });
     if !authorized {
-        return body::fault(Fault::auth());
+        return body::fault(api.fault(&Trouble::Auth, &asked.model));
     }
     let Some(step) = step else {
-        return body::fault(Fault::model_not_found(&asked.model));
+        return body::fault(api.fault(&Trouble::ModelNotFound, &asked.model));
     };
     let call = Call {
         model: asked.model,
@@ -176,7 +191,7 @@ async fn complete(state: &State, request: Request<Incoming>, api: &dyn Api) -> R
         include_usage: asked.include_usage,
     };
     match Behaviour::of(&step, &call.model) {
-        Behaviour::Fault(fault) => body::fault(fault),
+        Behaviour::Fault(trouble) => body::fault(api.fault(&trouble, &call.model)),
         // Never answers: the connection's end (client gone, or shutdown)
         // drops this future.
         Behaviour::Hang => std::future::pending().await,
@@ -186,12 +201,12 @@ async fn complete(state: &State, request: Request<Incoming>, api: &dyn Api) -> R
     }
 }
 
-async fn read_body(request: Request<Incoming>) -> Result<Bytes, Fault> {
+async fn read_body(request: Request<Incoming>) -> Result<Bytes, Trouble> {
     Limited::new(request.into_body(), MAX_BODY)
         .collect()
         .await
         .map(|collected| collected.to_bytes())
-        .map_err(|e| Fault::invalid_request(&format!("could not read the request body: {e}")))
+        .map_err(|e| Trouble::InvalidRequest(format!("could not read the request body: {e}")))
 }
 
 fn unix_seconds() -> u64 {
@@ -200,16 +215,42 @@ fn unix_seconds() -> u64 {
         .map_or(0, |since| since.as_secs())
 }
 
+/// `GET /v1/models`: OpenAI's list, or Anthropic's when the request names
+/// an `anthropic-version` (the two APIs share the path).
 fn models(state: &State, headers: &HeaderMap) -> Response<Body> {
+    let anthropic = headers.contains_key("anthropic-version");
     if !state.authorized(headers) {
-        return body::fault(Fault::auth());
+        return body::fault(match anthropic {
+            true => anthropic::fault(&Trouble::Auth, ""),
+            false => fault::openai(&Trouble::Auth, ""),
+        });
     }
-    let data: Vec<Value> = state
+    let names: Vec<String> = state
         .scripts()
         .into_iter()
-        .map(|(model, _)| json!({"id": model, "object": "model", "created": 0, "owned_by": "sim"}))
+        .map(|(model, _)| model)
+        .collect();
+    if anthropic {
+        return body::json(StatusCode::OK, &anthropic::models(&names));
+    }
+    let data: Vec<Value> = names
+        .iter()
+        .map(|model| json!({"id": model, "object": "model", "created": 0, "owned_by": "sim"}))
         .collect();
     body::json(StatusCode::OK, &json!({"object": "list", "data": data}))
+}
+
+/// `GET /api/tags`: Ollama's list.
+fn tags(state: &State, headers: &HeaderMap) -> Response<Body> {
+    if !state.authorized(headers) {
+        return body::fault(ollama::fault(&Trouble::Auth, ""));
+    }
+    let names: Vec<String> = state
+        .scripts()
+        .into_iter()
+        .map(|(model, _)| model)
+        .collect();
+    body::json(StatusCode::OK, &ollama::tags(&names))
 }
 
 fn scripts(state: &State) -> Value {
@@ -247,13 +288,16 @@ async fn put_script(
     request: Request<Incoming>,
 ) -> Response<Body> {
     let Some(model) = percent_decode(encoded_model).filter(|model| !model.is_empty()) else {
-        return body::fault(Fault::invalid_request(
-            "the model name in the path is empty or not valid percent-encoded UTF-8",
+        return body::fault(fault::openai(
+            &Trouble::InvalidRequest(
+                "the model name in the path is empty or not valid percent-encoded UTF-8".into(),
+            ),
+            "",
         ));
     };
     let text = match read_body(request).await {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(fault) => return body::fault(fault),
+        Err(trouble) => return body::fault(fault::openai(&trouble, "")),
     };
     match text.parse::<Script>() {
         Ok(script) => {
@@ -261,7 +305,7 @@ async fn put_script(
             state.set_script(&model, script);
             body::json(StatusCode::OK, &answer)
         }
-        Err(e) => body::fault(Fault::invalid_request(&e.to_string())),
+        Err(e) => body::fault(fault::openai(&Trouble::InvalidRequest(e.to_string()), "")),
     }
 }
 
@@ -306,7 +350,7 @@ mod tests {
     #[test]
     fn prompt_size_counts_every_string() {
         let body = br#"{"model":"m","messages":[{"role":"user","content":"12345678"}]}"#;
-        let asked = Asked::parse(body).unwrap();
+        let asked = Asked::parse(body, &HeaderMap::new(), &Chat).unwrap();
         assert_eq!(asked.prompt_tokens, 3); // "user" + 8 chars = 12 → 3
         assert!(!asked.stream);
     }

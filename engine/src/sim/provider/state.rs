@@ -110,11 +110,13 @@ impl State {
         let Some(key) = lock(&self.api_key).clone() else {
             return true;
         };
-        headers
+        // A bearer token (OpenAI, Ollama) or Anthropic's `x-api-key`.
+        let bearer = headers
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .is_some_and(|given| given == key)
+            .and_then(|value| value.strip_prefix("Bearer "));
+        let x_api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+        [bearer, x_api_key].contains(&Some(key.as_str()))
     }
 
     /// Logs a request and returns its number, counting from 0.

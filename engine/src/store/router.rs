@@ -288,8 +288,11 @@ impl Store {
 
     /// Attempts (succeeded or failed) per provider and class since `since_ms`.
     pub async fn call_stats(&self, since_ms: i64) -> Result<Vec<CallStats>> {
+        // An attempt the run's cancel cut short says nothing about the
+        // provider: counted, one operator's cancel read as "degraded".
         let sql = "SELECT provider, decision, reason, COUNT(*) FROM decision \
                    WHERE at_ms >= $1 AND decision IN ('candidate_failed', 'candidate_succeeded') \
+                   AND reason <> 'cancelled' \
                    GROUP BY provider, decision, reason ORDER BY provider";
         let rows: Vec<(String, String, String, i64)> = with_pool!(self, pool => sqlx::query_as(sql)
             .bind(since_ms).fetch_all(pool).await)?;

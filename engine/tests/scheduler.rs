@@ -1064,3 +1064,66 @@ on_both_backends!(
     shutdown_ends_runs_in_flight,
     shutdown_closes_runs_that_outlive_the_grace,
 );
+
+/// Fires are exact instants whatever the millisecond the loop ticks at (an
+/// every-minute job fired at :00.271 before), the run records its instant,
+/// and `nextFires` is the stored next fire followed by exactly the fires the
+/// scheduler then stores, one claim after another.
+async fn fires_are_exact_and_the_preview_is_the_stored_schedule(db: &TestDb) {
+    let cron = json!({"id": "c", "agentId": "b", "message": "report",
+                      "schedule": {"kind": "cron", "expr": "* * * * *"}});
+    let rig = rig(
+        db,
+        json!({"a": "ok", "b": "ok"}),
+        json!([every_minute("e", "a"), cron]),
+        Settings::default(),
+    )
+    .await;
+    // The loop never ticks on the second.
+    rig.clock.advance_ms(271);
+    assert!(rig.scheduler.tick().await.unwrap().is_empty());
+    let preview: HashMap<String, Vec<i64>> = rig
+        .scheduler
+        .jobs()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| (j.id, j.next_fires))
+        .collect();
+    for job in ["e", "c"] {
+        let fires = &preview[job];
+        assert_eq!(fires.len(), 5, "{job}");
+        assert_eq!(fires[0], T0 + 60_000, "{job}: on the minute");
+        assert!(fires.iter().all(|f| f % 1000 == 0), "{job}: {fires:?}");
+        assert_eq!(rig.next_run_at(job).await, Some(fires[0]), "{job}");
+    }
+    for k in 0..3 {
+        rig.clock.advance_ms(60_000);
+        let mut fired = rig.scheduler.tick().await.unwrap();
+        fired.sort();
+        assert_eq!(
+            fired,
+            [
+                format!("cron:c:{}", preview["c"][k]),
+                format!("cron:e:{}", preview["e"][k])
+            ]
+        );
+        for job in ["e", "c"] {
+            let run = format!("cron:{job}:{}", preview[job][k]);
+            let run = rig.fleet.store().run(&run).await.unwrap();
+            assert_eq!(
+                run.scheduled_for_ms,
+                Some(preview[job][k]),
+                "the instant, not the tick"
+            );
+            assert_eq!(
+                rig.next_run_at(job).await,
+                Some(preview[job][k + 1]),
+                "{job}: the stored next fire is the preview's next"
+            );
+        }
+        assert_eq!(rig.run_started().await, 2);
+    }
+}
+
+on_both_backends!(fires_are_exact_and_the_preview_is_the_stored_schedule);

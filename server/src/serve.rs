@@ -264,7 +264,10 @@ pub async fn serve(
     );
     // Printed (not only logged) so scripts and browser tests that bind port 0
     // can read the address whatever the log settings.
-    println!("listening on {}://{addr}", settings.transport.scheme());
+    crate::output::best_effort(
+        crate::output::Stream::Stdout,
+        format_args!("listening on {}://{addr}", settings.transport.scheme()),
+    );
     // The signal stops the scheduler at once, not after the HTTP side has
     // drained (an open event stream can hold that up): in-flight runs are
     // cancelled and recorded as ended before the store closes, instead of
@@ -355,8 +358,11 @@ fn single_sign_on(
 async fn bootstrap_admin(accounts: &Accounts, from_env: Option<&str>) -> anyhow::Result<()> {
     match accounts.bootstrap_admin(from_env).await {
         Ok(Some(generated)) => {
-            eprintln!(
+            crate::output::best_effort(
+                crate::output::Stream::Stderr,
+                format_args!(
                 "\n  first start: created user `admin` (role admin) with the one-time password\n\n      {generated}\n\n  log in at the console and change it with `switchyard users passwd admin`;\n  it is not shown again.\n"
+                ),
             );
             Ok(())
         }

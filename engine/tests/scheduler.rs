@@ -269,7 +269,11 @@ async fn a_cancel_is_not_a_failure(db: &TestDb) {
         assert_eq!(state.consecutive_errors, streak, "job {job}");
     }
     let config = rig.fleet.config().await.unwrap();
-    let view = rig.router.providers_view(&config, 50).await.unwrap();
+    let view = rig
+        .router
+        .providers_view(&config, 50, "codex app-server")
+        .await
+        .unwrap();
     let sim = view.providers.iter().find(|p| p.id == "sim").unwrap();
     let classes: Vec<&str> = sim
         .failures_last_hour

@@ -189,6 +189,14 @@ pub async fn get_providers() -> Result<engine::health::ProvidersView, AppError> 
     Ok(services.providers_view(&actor).await?)
 }
 
+/// The Providers page's "Check handshake": the harness started through the
+/// handshake for every agent that runs in it (an operator's action, audited).
+#[server(prefix = "/console/fn", endpoint = "check_harness")]
+pub async fn check_harness(harness: String) -> Result<Vec<engine::health::HarnessCheck>, AppError> {
+    let (services, actor) = ssr::caller()?;
+    Ok(services.check_harness(&actor, &harness).await?)
+}
+
 /// The console's "Test call" button: one short call to `provider/model`,
 /// bypassing a cooldown.
 #[server(prefix = "/console/fn", endpoint = "test_provider")]

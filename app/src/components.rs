@@ -203,8 +203,20 @@ mod tests {
 /// keyed on it refetch, which is how pages update live. Server rendering
 /// never ticks (effects run only in the browser).
 pub fn live_tick(ms: u64) -> RwSignal<u32> {
+    live_tick_while(ms, Signal::stored(true))
+}
+
+/// [`live_tick`] that ticks only while `active` holds: a page whose subject
+/// can no longer change (a finished run, a run that does not exist) stops
+/// asking the server every second.
+pub fn live_tick_while(ms: u64, active: Signal<bool>) -> RwSignal<u32> {
     let tick = RwSignal::new(0u32);
     Effect::new(move |_| {
+        // Re-run when `active` changes; the previous interval is cleared
+        // by its cleanup first.
+        if !active.get() {
+            return;
+        }
         let handle = set_interval_with_handle(
             move || tick.update(|n| *n = n.wrapping_add(1)),
             std::time::Duration::from_millis(ms),

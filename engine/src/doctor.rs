@@ -11,6 +11,8 @@ use crate::config::{Config, Harness, ProviderKind, Reach, Reachability};
 use crate::harness::codex::{check_handshake, CodexAppServer};
 use crate::router::Router;
 
+pub use crate::health::HarnessCheck;
+
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -20,19 +22,6 @@ pub struct DoctorReport {
     pub codex: Vec<HarnessCheck>,
     pub providers: Vec<ProviderCheck>,
     pub warnings: Vec<AgentWarnings>,
-}
-
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HarnessCheck {
-    pub agent: String,
-    pub command: String,
-    pub ok: bool,
-    /// Spawn to `initialize` result.
-    pub handshake_ms: Option<u64>,
-    pub class: Option<String>,
-    pub detail: Option<String>,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -60,19 +49,9 @@ pub struct AgentWarnings {
 }
 
 pub async fn doctor(config: &Config, router: &Router, codex: &CodexAppServer) -> DoctorReport {
-    let launch = codex.launch(&config.harnesses.codex);
-    let agents = config.effective_agents();
-    let mut codex_agents = Vec::new();
     let mut warnings = Vec::new();
-    for agent in &agents {
+    for agent in &config.effective_agents() {
         let reach = Reachability::of(config, agent);
-        if reach
-            .candidates
-            .iter()
-            .any(|c| c.healthy == Reach::Runs(Harness::Codex))
-        {
-            codex_agents.push(agent.id.as_str().to_owned());
-        }
         if !reach.warnings.is_empty() {
             warnings.push(AgentWarnings {
                 agent: agent.id.as_str().to_owned(),
@@ -80,8 +59,33 @@ pub async fn doctor(config: &Config, router: &Router, codex: &CodexAppServer) ->
             });
         }
     }
+    let harness = harness_checks(config, codex).await;
+    let providers = provider_checks(config, router).await;
+    DoctorReport {
+        ok: harness.iter().all(|h| h.ok) && providers.iter().all(|p| p.ok),
+        codex: harness,
+        providers,
+        warnings,
+    }
+}
+
+/// The Codex app-server handshake of every agent that has a candidate in
+/// the Codex harness, each with its own `CODEX_HOME`, concurrently.
+pub async fn harness_checks(config: &Config, codex: &CodexAppServer) -> Vec<HarnessCheck> {
+    let launch = codex.launch(&config.harnesses.codex);
+    let codex_agents: Vec<String> = config
+        .effective_agents()
+        .iter()
+        .filter(|agent| {
+            Reachability::of(config, agent)
+                .candidates
+                .iter()
+                .any(|c| c.healthy == Reach::Runs(Harness::Codex))
+        })
+        .map(|agent| agent.id.as_str().to_owned())
+        .collect();
     let scratch = std::env::temp_dir();
-    let harness = join_all(codex_agents.into_iter().map(|agent| {
+    join_all(codex_agents.into_iter().map(|agent| {
         let launch = &launch;
         let scratch = &scratch;
         async move {
@@ -106,8 +110,12 @@ pub async fn doctor(config: &Config, router: &Router, codex: &CodexAppServer) ->
             }
         }
     }))
-    .await;
-    let providers = join_all(config.providers.iter().map(|(id, provider)| async move {
+    .await
+}
+
+/// Each provider's model list (no tokens spent, no health touched).
+async fn provider_checks(config: &Config, router: &Router) -> Vec<ProviderCheck> {
+    join_all(config.providers.iter().map(|(id, provider)| async move {
         let mut check = ProviderCheck {
             provider: id.as_str().to_owned(),
             kind: provider.kind.as_str().to_owned(),
@@ -173,11 +181,5 @@ pub async fn doctor(config: &Config, router: &Router, codex: &CodexAppServer) ->
         }
         check
     }))
-    .await;
-    DoctorReport {
-        ok: harness.iter().all(|c| c.ok) && providers.iter().all(|c| c.ok),
-        codex: harness,
-        providers,
-        warnings,
-    }
+    .await
 }

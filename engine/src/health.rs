@@ -105,6 +105,67 @@ pub struct ProviderStatus {
     pub failures_last_hour: Vec<ClassCount>,
     pub in_flight: i64,
     pub concurrency: i64,
+    /// Set when this provider's newest attempt in the last hour ended in a
+    /// failure of the harness process serving it (the Codex app-server
+    /// crashed, failed its handshake, hung): its models cannot be served
+    /// however healthy the provider is, so `health` is `down`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness_failure: Option<HarnessFailure>,
+}
+
+/// A failure of an external harness's process, as recorded by the router.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HarnessFailure {
+    /// `harness_crashed`, `handshake_timeout`, `harness_hung`,
+    /// `spawn_failed` or `protocol_error`.
+    pub class: String,
+    /// The error: exit code or signal and the last stderr lines, …
+    pub detail: String,
+    pub at_ms: i64,
+    /// The candidate (`provider/model`) it was serving.
+    pub candidate: String,
+    pub run_id: String,
+}
+
+/// An external harness (the Codex app-server), shown as prominently as a
+/// provider: when its processes crash, every candidate it serves is out,
+/// while the providers behind it look fine.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HarnessStatus {
+    /// `codex`.
+    pub id: String,
+    pub name: String,
+    /// What each attempt starts.
+    pub command: String,
+    /// `down`: its newest attempt in the last hour ended in a process
+    /// failure; `degraded`: process failures in the last hour, but it
+    /// served since; `healthy`: none.
+    pub health: HealthState,
+    pub attempts_last_hour: i64,
+    pub succeeded_last_hour: i64,
+    /// Process failures in the last hour by class, most frequent first.
+    pub failures_last_hour: Vec<ClassCount>,
+    /// The newest process failure, however old.
+    pub last_failure: Option<HarnessFailure>,
+}
+
+/// One agent's Codex app-server handshake: spawn, `initialize`, stop
+/// (`switchyard doctor`, the Providers page's check).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HarnessCheck {
+    pub agent: String,
+    pub command: String,
+    pub ok: bool,
+    /// Spawn to `initialize` result.
+    pub handshake_ms: Option<u64>,
+    pub class: Option<String>,
+    pub detail: Option<String>,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -113,6 +174,9 @@ pub struct ProviderStatus {
 pub struct ProvidersView {
     pub now_ms: i64,
     pub providers: Vec<ProviderStatus>,
+    /// External harnesses (the Codex app-server).
+    #[serde(default)]
+    pub harnesses: Vec<HarnessStatus>,
     /// Newest first.
     pub decisions: Vec<DecisionRow>,
 }

@@ -29,7 +29,7 @@ pub mod harness;
 #[cfg(feature = "server")]
 pub mod openclaw;
 #[cfg(feature = "server")]
-pub(crate) mod process;
+pub mod process;
 #[cfg(feature = "server")]
 pub mod provider;
 #[cfg(feature = "server")]

@@ -23,6 +23,7 @@ const T0: i64 = 1_780_000_020_000; // a whole minute
 
 struct Rig {
     scheduler: Arc<Scheduler>,
+    router: Arc<Router>,
     clock: Arc<ManualClock>,
     fleet: Fleet,
     _sim: Arc<SimProvider>,
@@ -73,9 +74,10 @@ async fn rig_on(
         workspaces: dir.path().to_owned(),
         ..settings
     };
-    let scheduler = Scheduler::new(fleet.clone(), router, shared, settings);
+    let scheduler = Scheduler::new(fleet.clone(), router.clone(), shared, settings);
     Rig {
         scheduler,
+        router,
         clock,
         fleet,
         _sim: sim,
@@ -223,6 +225,69 @@ async fn a_lane_is_serial_and_cancel_frees_it(db: &TestDb) {
         rig.scheduler.cancel(&third).await.is_err(),
         "an ended run cannot be cancelled"
     );
+}
+
+/// An operator's cancel is neither the job failing nor the provider: the
+/// job's error streak stays where it was (not reset, not bumped) and the
+/// provider's health does not count the cut-short attempt.
+async fn a_cancel_is_not_a_failure(db: &TestDb) {
+    let rig = rig(
+        db,
+        json!({"a": "ok, hang", "b": "auth, hang"}),
+        json!([every_minute("j", "a"), every_minute("k", "b")]),
+        Settings::default(),
+    )
+    .await;
+    // `k` fails once (streak 1), `j` succeeds (streak 0).
+    rig.scheduler.run_now("j").await.unwrap();
+    rig.scheduler.run_now("k").await.unwrap();
+    assert_eq!(rig.run_started().await, 2);
+    // Past b's cooldown, so the next run of `k` reaches the model again.
+    rig.clock.advance_ms(30 * 60_000);
+    let j = rig.scheduler.run_now("j").await.unwrap().run_id;
+    let k = rig.scheduler.run_now("k").await.unwrap().run_id;
+    let handles = rig.scheduler.dispatch().await.unwrap();
+    assert_eq!(handles.len(), 2);
+    for run in [&j, &k] {
+        assert_eq!(rig.scheduler.cancel(run).await.unwrap(), RunStatus::Running);
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    for run in [&j, &k] {
+        assert_eq!(rig.status(run).await, RunStatus::Cancelled);
+        let decisions = rig.fleet.store().run_decisions(run).await.unwrap();
+        assert_eq!(
+            decisions.last().map(|d| d.reason.as_str()),
+            Some("cancelled"),
+            "the trail still says what happened"
+        );
+    }
+    for (job, streak) in [("j", 0), ("k", 1)] {
+        let state = rig.fleet.store().job_state(job).await.unwrap().unwrap();
+        assert_eq!(state.last_status.as_deref(), Some("cancelled"));
+        assert_eq!(state.consecutive_errors, streak, "job {job}");
+    }
+    let config = rig.fleet.config().await.unwrap();
+    let view = rig
+        .router
+        .providers_view(&config, 50, "codex app-server")
+        .await
+        .unwrap();
+    let sim = view.providers.iter().find(|p| p.id == "sim").unwrap();
+    let classes: Vec<&str> = sim
+        .failures_last_hour
+        .iter()
+        .map(|c| c.class.as_str())
+        .collect();
+    assert_eq!(classes, ["auth"], "cancelled is not a provider failure");
+    assert_eq!(
+        (sim.calls_last_hour, sim.succeeded_last_hour),
+        (2, 1),
+        "the cancelled attempts are not calls of the provider's"
+    );
+    assert_eq!(sim.circuit.failures, 0);
+    assert!(sim.cooldowns.iter().all(|c| c.reason != "cancelled"));
 }
 
 async fn wait_for(
@@ -463,6 +528,7 @@ on_both_backends!(
     a_fire_runs_once_and_updates_the_job,
     errors_count_up_and_a_success_resets,
     a_lane_is_serial_and_cancel_frees_it,
+    a_cancel_is_not_a_failure,
     cron_slots_cap_scheduled_runs,
     missed_fires_follow_the_job_policy,
     abandoned_runs_are_reaped,
@@ -1002,3 +1068,66 @@ on_both_backends!(
     shutdown_ends_runs_in_flight,
     shutdown_closes_runs_that_outlive_the_grace,
 );
+
+/// Fires are exact instants whatever the millisecond the loop ticks at (an
+/// every-minute job fired at :00.271 before), the run records its instant,
+/// and `nextFires` is the stored next fire followed by exactly the fires the
+/// scheduler then stores, one claim after another.
+async fn fires_are_exact_and_the_preview_is_the_stored_schedule(db: &TestDb) {
+    let cron = json!({"id": "c", "agentId": "b", "message": "report",
+                      "schedule": {"kind": "cron", "expr": "* * * * *"}});
+    let rig = rig(
+        db,
+        json!({"a": "ok", "b": "ok"}),
+        json!([every_minute("e", "a"), cron]),
+        Settings::default(),
+    )
+    .await;
+    // The loop never ticks on the second.
+    rig.clock.advance_ms(271);
+    assert!(rig.scheduler.tick().await.unwrap().is_empty());
+    let preview: HashMap<String, Vec<i64>> = rig
+        .scheduler
+        .jobs()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| (j.id, j.next_fires))
+        .collect();
+    for job in ["e", "c"] {
+        let fires = &preview[job];
+        assert_eq!(fires.len(), 5, "{job}");
+        assert_eq!(fires[0], T0 + 60_000, "{job}: on the minute");
+        assert!(fires.iter().all(|f| f % 1000 == 0), "{job}: {fires:?}");
+        assert_eq!(rig.next_run_at(job).await, Some(fires[0]), "{job}");
+    }
+    for k in 0..3 {
+        rig.clock.advance_ms(60_000);
+        let mut fired = rig.scheduler.tick().await.unwrap();
+        fired.sort();
+        assert_eq!(
+            fired,
+            [
+                format!("cron:c:{}", preview["c"][k]),
+                format!("cron:e:{}", preview["e"][k])
+            ]
+        );
+        for job in ["e", "c"] {
+            let run = format!("cron:{job}:{}", preview[job][k]);
+            let run = rig.fleet.store().run(&run).await.unwrap();
+            assert_eq!(
+                run.scheduled_for_ms,
+                Some(preview[job][k]),
+                "the instant, not the tick"
+            );
+            assert_eq!(
+                rig.next_run_at(job).await,
+                Some(preview[job][k + 1]),
+                "{job}: the stored next fire is the preview's next"
+            );
+        }
+        assert_eq!(rig.run_started().await, 2);
+    }
+}
+
+on_both_backends!(fires_are_exact_and_the_preview_is_the_stored_schedule);

@@ -110,11 +110,11 @@ pub async fn run(command: ConfigCommand, server: ServerArgs) -> anyhow::Result<(
             let path = format!("/api/v1/config/export?format={format}&shape={shape}");
             let out = call(&server, reqwest::Method::GET, &path, None).await?;
             if format != "openclaw" {
-                println!("{}", serde_json::to_string_pretty(&out)?);
+                crate::outln!("{}", serde_json::to_string_pretty(&out)?);
                 return Ok(());
             }
             for w in out["warnings"].as_array().into_iter().flatten() {
-                eprintln!(
+                crate::errln!(
                     "warning {}: {}",
                     w["path"].as_str().unwrap_or(""),
                     w["message"].as_str().unwrap_or("")
@@ -133,9 +133,9 @@ pub async fn run(command: ConfigCommand, server: ServerArgs) -> anyhow::Result<(
                             serde_json::to_string_pretty(&out["jobs"])?,
                         )?;
                     }
-                    println!("wrote {}", dir.display());
+                    crate::outln!("wrote {}", dir.display());
                 }
-                None => println!("{}", serde_json::to_string_pretty(&out["openclaw"])?),
+                None => crate::outln!("{}", serde_json::to_string_pretty(&out["openclaw"])?),
             }
             Ok(())
         }
@@ -181,7 +181,7 @@ pub async fn run(command: ConfigCommand, server: ServerArgs) -> anyhow::Result<(
                 None,
             )
             .await?;
-            print!("{}", diff["unified"].as_str().unwrap_or_default());
+            crate::out!("{}", diff["unified"].as_str().unwrap_or_default());
             Ok(())
         }
         ConfigCommand::Rollback { revision } => {
@@ -192,7 +192,7 @@ pub async fn run(command: ConfigCommand, server: ServerArgs) -> anyhow::Result<(
                 None,
             )
             .await?;
-            println!(
+            crate::outln!(
                 "rolled back to revision #{revision}: now revision #{} ({})",
                 done["revision"]["id"],
                 done["revision"]["hash"].as_str().unwrap_or_default()
@@ -204,27 +204,27 @@ pub async fn run(command: ConfigCommand, server: ServerArgs) -> anyhow::Result<(
 
 fn print_import(out: &Value, dry_run: bool) {
     let report = &out["import"];
-    println!("shape: {}", report["shape"].as_str().unwrap_or("?"));
+    crate::outln!("shape: {}", report["shape"].as_str().unwrap_or("?"));
     let list = |key: &str| report[key].as_array().cloned().unwrap_or_default();
     for p in list("problems") {
-        println!(
+        crate::outln!(
             "problem {}: {}",
             p["path"].as_str().unwrap_or(""),
             p["message"].as_str().unwrap_or("")
         );
     }
     for p in list("notes") {
-        println!(
+        crate::outln!(
             "note    {}: {}",
             p["path"].as_str().unwrap_or(""),
             p["message"].as_str().unwrap_or("")
         );
     }
     for k in list("unknownKeys") {
-        println!("kept    {} (unknown key)", k.as_str().unwrap_or(""));
+        crate::outln!("kept    {} (unknown key)", k.as_str().unwrap_or(""));
     }
     for s in list("jobState") {
-        println!(
+        crate::outln!(
             "state   job {}: consecutiveErrors={} runningAtMs={} lastError={}",
             s["jobId"].as_str().unwrap_or(""),
             s["consecutiveErrors"],
@@ -237,22 +237,22 @@ fn print_import(out: &Value, dry_run: bool) {
     {
         print_report(&report);
     }
-    print!("{}", out["diff"]["unified"].as_str().unwrap_or_default());
+    crate::out!("{}", out["diff"]["unified"].as_str().unwrap_or_default());
     match out["revision"]["id"].as_i64() {
-        Some(id) => println!("imported as revision #{id}"),
-        None if dry_run => println!("dry run: nothing stored"),
+        Some(id) => crate::outln!("imported as revision #{id}"),
+        None if dry_run => crate::outln!("dry run: nothing stored"),
         None => {}
     }
 }
 
 fn print_report(report: &engine::config::validate::Report) {
     for p in &report.errors {
-        println!("error   {p}");
+        crate::outln!("error   {p}");
     }
     for p in &report.warnings {
-        println!("warning {p}");
+        crate::outln!("warning {p}");
     }
-    println!(
+    crate::outln!(
         "{} error(s), {} warning(s)",
         report.errors.len(),
         report.warnings.len()

@@ -42,12 +42,17 @@ pub async fn run(command: CronCommand, server: ServerArgs) -> anyhow::Result<()>
         CronCommand::List { json } => {
             let jobs = call(&server, Method::GET, "/api/v1/jobs", None).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&jobs)?);
+                crate::outln!("{}", serde_json::to_string_pretty(&jobs)?);
                 return Ok(());
             }
-            println!(
+            crate::outln!(
                 "{:<28} {:<18} {:<8} {:<26} {:<9} {:>6}  schedule",
-                "job", "agent", "enabled", "next fire", "last", "errors"
+                "job",
+                "agent",
+                "enabled",
+                "next fire",
+                "last",
+                "errors"
             );
             for j in jobs.as_array().into_iter().flatten() {
                 let next = j["nextFires"][0]
@@ -60,7 +65,7 @@ pub async fn run(command: CronCommand, server: ServerArgs) -> anyhow::Result<()>
                 } else {
                     ""
                 };
-                println!(
+                crate::outln!(
                     "{:<28} {:<18} {:<8} {:<26} {:<9} {:>6}  {}{running}",
                     j["id"].as_str().unwrap_or(""),
                     j["agentId"].as_str().unwrap_or(""),
@@ -80,7 +85,7 @@ pub async fn run(command: CronCommand, server: ServerArgs) -> anyhow::Result<()>
                 None,
             )
             .await?;
-            println!("{}", serde_json::to_string(&out)?);
+            crate::outln!("{}", serde_json::to_string(&out)?);
         }
         CronCommand::Runs { id, limit } => {
             let path = format!(
@@ -95,7 +100,7 @@ pub async fn run(command: CronCommand, server: ServerArgs) -> anyhow::Result<()>
                     "errorClass": r["errorClass"], "durationMs": r["durationMs"],
                     "model": r["model"], "fallbackUsed": r["fallbackUsed"],
                 });
-                println!("{line}");
+                crate::outln!("{line}");
             }
             let state = call(&server, Method::GET, "/api/v1/jobs", None).await?;
             if let Some(job) = state
@@ -104,7 +109,7 @@ pub async fn run(command: CronCommand, server: ServerArgs) -> anyhow::Result<()>
                 .flatten()
                 .find(|j| j["id"] == Value::String(id.clone()))
             {
-                println!(
+                crate::outln!(
                     "{}",
                     serde_json::json!({"consecutiveErrors": job["state"]["consecutiveErrors"]})
                 );
@@ -118,7 +123,7 @@ pub async fn run(command: CronCommand, server: ServerArgs) -> anyhow::Result<()>
                 None,
             )
             .await?;
-            println!("{}", serde_json::to_string(&out)?);
+            crate::outln!("{}", serde_json::to_string(&out)?);
         }
         CronCommand::Disable { id } => {
             let out = call(
@@ -128,7 +133,7 @@ pub async fn run(command: CronCommand, server: ServerArgs) -> anyhow::Result<()>
                 None,
             )
             .await?;
-            println!("{}", serde_json::to_string(&out)?);
+            crate::outln!("{}", serde_json::to_string(&out)?);
         }
         CronCommand::Cancel { run_id } => {
             let out = call(
@@ -141,7 +146,7 @@ pub async fn run(command: CronCommand, server: ServerArgs) -> anyhow::Result<()>
                 None,
             )
             .await?;
-            println!("{}", serde_json::to_string(&out)?);
+            crate::outln!("{}", serde_json::to_string(&out)?);
         }
     }
     Ok(())

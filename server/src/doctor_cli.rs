@@ -11,9 +11,9 @@ pub async fn run(json: bool, server: ServerArgs) -> anyhow::Result<()> {
     let value = call(&server, Method::POST, "/api/v1/doctor", None).await?;
     let report: DoctorReport = serde_json::from_value(value.clone())?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        print!("{}", render(&report));
+        crate::out!("{}", render(&report));
     }
     if !report.ok {
         std::process::exit(1);

@@ -11,6 +11,7 @@ pub mod doctor_cli;
 pub mod error;
 pub mod health;
 pub mod net;
+pub mod output;
 pub mod serve;
 pub mod settings;
 pub mod sim_cli;

@@ -124,6 +124,33 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     serve(settings, listener, shutdown_signal()).await
 }
 
+/// Kills the process groups (Codex app-servers, tools' shells and what they
+/// started) that a previous server on this data dir left when it was killed
+/// without a chance to clean up, then records this process's own groups
+/// there. Before anything is spawned. A failure is logged, not fatal: the
+/// server can serve without it, only a later kill -9 could leave strays.
+fn reap_process_groups(root: &std::path::Path) {
+    use engine::process::registry;
+    match registry::reap_orphans(root) {
+        Ok(reaped) => {
+            for group in reaped {
+                tracing::warn!(
+                    pgid = group.pgid,
+                    processes = group.processes,
+                    owner = %group.owner,
+                    "killed a process group left by a previous server process"
+                );
+            }
+        }
+        Err(e) => {
+            tracing::warn!(dir = %root.display(), error = %e, "could not reap process groups of a previous server process")
+        }
+    }
+    if let Err(e) = registry::init(root) {
+        tracing::warn!(dir = %root.display(), error = %e, "cannot record process groups; a kill -9 of the server could leave tools or Codex running");
+    }
+}
+
 /// Serves on an already-bound listener until `shutdown` completes.
 pub async fn serve(
     settings: Settings,
@@ -132,6 +159,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let store = open_store(&settings.database).await?;
     crate::telemetry::spawn_run_log_writer(store.clone());
+    reap_process_groups(&settings.data_dir.join("process-groups"));
     let clock: engine::clock::SharedClock = Arc::new(engine::clock::SystemClock);
     let policy = server_policy(&settings);
     let fleet = Fleet::new(store.clone(), clock.clone()).with_server_policy(policy.clone());
@@ -236,7 +264,10 @@ pub async fn serve(
     );
     // Printed (not only logged) so scripts and browser tests that bind port 0
     // can read the address whatever the log settings.
-    println!("listening on {}://{addr}", settings.transport.scheme());
+    crate::output::best_effort(
+        crate::output::Stream::Stdout,
+        format_args!("listening on {}://{addr}", settings.transport.scheme()),
+    );
     // The signal stops the scheduler at once, not after the HTTP side has
     // drained (an open event stream can hold that up): in-flight runs are
     // cancelled and recorded as ended before the store closes, instead of
@@ -327,8 +358,11 @@ fn single_sign_on(
 async fn bootstrap_admin(accounts: &Accounts, from_env: Option<&str>) -> anyhow::Result<()> {
     match accounts.bootstrap_admin(from_env).await {
         Ok(Some(generated)) => {
-            eprintln!(
+            crate::output::best_effort(
+                crate::output::Stream::Stderr,
+                format_args!(
                 "\n  first start: created user `admin` (role admin) with the one-time password\n\n      {generated}\n\n  log in at the console and change it with `switchyard users passwd admin`;\n  it is not shown again.\n"
+                ),
             );
             Ok(())
         }

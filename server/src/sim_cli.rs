@@ -70,10 +70,10 @@ pub async fn run(command: SimCommand) -> anyhow::Result<()> {
                 sim.set_script(&model, script);
             }
             sim.require_api_key(api_key);
-            println!("listening on http://{}", sim.addr());
-            println!("base URL {}", sim.base_url());
+            crate::outln!("listening on http://{}", sim.addr());
+            crate::outln!("base URL {}", sim.base_url());
             for (model, script) in sim.scripts() {
-                println!("model {model}: {script}");
+                crate::outln!("model {model}: {script}");
             }
             tokio::signal::ctrl_c()
                 .await

@@ -53,7 +53,10 @@ pub fn spawn_run_log_writer(store: Store) {
         while rx.recv_many(&mut batch, 256).await > 0 {
             if let Err(e) = store.append_run_logs(&batch).await {
                 // Not through tracing: that would feed this very loop.
-                eprintln!("could not store run log lines: {e}");
+                crate::output::best_effort(
+                    crate::output::Stream::Stderr,
+                    format_args!("could not store run log lines: {e}"),
+                );
             }
             batch.clear();
         }

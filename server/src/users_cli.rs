@@ -119,7 +119,7 @@ async fn audit(accounts: &engine::accounts::Accounts, action: &str, target: &str
         detail: String::new(),
     };
     if let Err(e) = accounts.store().append_audit(&event).await {
-        eprintln!("warning: could not write the audit log: {e}");
+        crate::errln!("warning: could not write the audit log: {e}");
     }
 }
 
@@ -128,7 +128,7 @@ pub async fn run_users(command: UsersCommand, args: StoreArgs) -> anyhow::Result
     match command {
         UsersCommand::List => {
             for u in accounts.users().await? {
-                println!(
+                crate::outln!(
                     "{}\t{}\t{}\t{}",
                     u.name,
                     u.role,
@@ -146,23 +146,23 @@ pub async fn run_users(command: UsersCommand, args: StoreArgs) -> anyhow::Result
             let password = read_password(password_env.as_deref())?;
             accounts.add_user(&name, role, &password).await?;
             audit(&accounts, "user.add", &name).await;
-            println!("added {name} ({role})");
+            crate::outln!("added {name} ({role})");
         }
         UsersCommand::Passwd { name, password_env } => {
             let password = read_password(password_env.as_deref())?;
             accounts.set_password(&name, &password).await?;
             audit(&accounts, "user.password", &name).await;
-            println!("password changed for {name}; their sessions ended");
+            crate::outln!("password changed for {name}; their sessions ended");
         }
         UsersCommand::Disable { name } => {
             accounts.set_disabled(&name, true).await?;
             audit(&accounts, "user.disable", &name).await;
-            println!("disabled {name}; their sessions ended");
+            crate::outln!("disabled {name}; their sessions ended");
         }
         UsersCommand::Enable { name } => {
             accounts.set_disabled(&name, false).await?;
             audit(&accounts, "user.enable", &name).await;
-            println!("enabled {name}");
+            crate::outln!("enabled {name}");
         }
     }
     Ok(())
@@ -173,7 +173,7 @@ pub async fn run_tokens(command: TokensCommand, args: StoreArgs) -> anyhow::Resu
     match command {
         TokensCommand::List => {
             for t in accounts.tokens().await? {
-                println!(
+                crate::outln!(
                     "{}\t{}\t{}\t{}",
                     t.id,
                     t.name,
@@ -206,16 +206,17 @@ pub async fn run_tokens(command: TokensCommand, args: StoreArgs) -> anyhow::Resu
                 .create_token(&Actor::system("cli"), &request)
                 .await?;
             audit(&accounts, "token.create", &name).await;
-            eprintln!(
+            crate::errln!(
                 "token {} ({}) created; it is not shown again:",
-                token.token.id, token.token.role
+                token.token.id,
+                token.token.role
             );
-            println!("{}", token.secret);
+            crate::outln!("{}", token.secret);
         }
         TokensCommand::Revoke { id } => {
             accounts.revoke_token(&id).await?;
             audit(&accounts, "token.revoke", &id).await;
-            println!("revoked {id}");
+            crate::outln!("revoked {id}");
         }
     }
     Ok(())

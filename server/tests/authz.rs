@@ -83,6 +83,7 @@ fn rest_routes() -> Vec<Rest> {
             Operator,
             Some(json!({})),
         ),
+        r(Method::POST, "/api/v1/harnesses/{id}/check", Operator, None),
         r(Method::GET, "/api/v1/decisions", Viewer, None),
         r(Method::GET, "/api/v1/decisions/stream", Viewer, None),
         r(Method::GET, "/api/v1/jobs", Viewer, None),
@@ -158,6 +159,7 @@ fn server_fns() -> Vec<ServerFn> {
             Operator,
             vec![("provider", "ollama-cloud"), ("model", "glm-5.1")],
         ),
+        ("check_harness", Operator, vec![("harness", "codex")]),
         ("jobs", Viewer, vec![]),
         ("run_job", Operator, vec![("job", "qa-regression")]),
         ("runs", Viewer, vec![]),
@@ -204,6 +206,7 @@ fn concrete(path: &str) -> String {
         .replace("/jobs/{id}", "/jobs/qa-regression")
         .replace("/runs/{id}", "/runs/nope")
         .replace("/providers/{id}", "/providers/ollama-cloud")
+        .replace("/harnesses/{id}", "/harnesses/codex")
         .replace("/revisions/{id}", "/revisions/1")
         .replace("/rollback/{id}", "/rollback/1")
         .replace("/users/{name}", "/users/admin")

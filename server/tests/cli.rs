@@ -477,3 +477,84 @@ fn a_non_loopback_bind_refuses_to_start_without_a_public_url() {
         "nothing was opened"
     );
 }
+
+/// Runs the CLI with its stdout (and with `both`, its stderr) a pipe whose
+/// reading end is already closed, as `switchyard … | head` is once `head`
+/// has its lines: every write fails with EPIPE, deterministically.
+fn closed_pipe(args: &[&str], server: &(String, String), both: bool) -> std::process::ExitStatus {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let (err_reader, err_writer) = std::io::pipe().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    cmd.args(args)
+        .env("SWITCHYARD_URL", &server.0)
+        .env("SWITCHYARD_TOKEN", &server.1)
+        .stdout(writer);
+    if both {
+        drop(err_reader);
+        cmd.stderr(err_writer);
+        return cmd.status().unwrap();
+    }
+    cmd.stderr(err_writer);
+    let mut child = cmd.spawn().unwrap();
+    // The parent's copies of the write ends are gone with `cmd`, so reading
+    // stderr ends when the child exits.
+    drop(cmd);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut { err_reader }, &mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+        "{args:?}: {stderr}"
+    );
+    assert!(
+        stderr.is_empty(),
+        "{args:?} says nothing on a closed pipe: {stderr}"
+    );
+    status
+}
+
+/// `switchyard cron runs … | head` panicked ("failed printing to stdout:
+/// Broken pipe", status 101). Every output path ends quietly instead, with
+/// 141 as a command SIGPIPE killed would.
+#[tokio::test]
+async fn a_closed_pipe_ends_the_cli_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let url = (server.base.clone(), server.admin_token.clone());
+    for job in ["release-check", "builder-queue"] {
+        server
+            .post_json(&format!("/api/v1/jobs/{job}/run"), json!({}))
+            .await;
+    }
+    // Revision 2, for a diff with lines in it.
+    server
+        .patch_json(
+            "/api/v1/agents/builder/harness",
+            json!({"fallback": "none"}),
+        )
+        .await;
+    let commands: [&[&str]; 7] = [
+        &["cron", "runs", "--id", "release-check"],
+        &["cron", "list"],
+        &["cron", "list", "--json"],
+        &["cron", "run", "builder-queue"],
+        &["config", "export"],
+        &["config", "diff", "1", "2"],
+        &["doctor", "--json"],
+    ];
+    for args in commands {
+        for both in [false, true] {
+            let url = url.clone();
+            let status = tokio::task::spawn_blocking(move || closed_pipe(args, &url, both))
+                .await
+                .unwrap();
+            assert_eq!(
+                status.code(),
+                Some(141),
+                "{args:?} (stderr closed too: {both})"
+            );
+        }
+    }
+    server.stop().await;
+}

@@ -152,3 +152,83 @@ async fn decisions_stream_live_over_sse() {
     drop(body);
     server.stop().await;
 }
+
+/// The demo's Codex stand-in crashes at start. The harness outage shows as
+/// prominently as a provider's: the Codex harness is `down` with its
+/// crashes and last error, `openai-codex` (whose circuit never counts a
+/// harness crash) is `down` too instead of "healthy, closed, available",
+/// and an operator can check the handshake (audited).
+#[tokio::test]
+async fn a_crashing_codex_harness_shows_on_the_providers_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let view = server.get_json("/api/v1/providers").await;
+    let codex = &view["harnesses"][0];
+    assert_eq!(codex["id"], "codex");
+    assert_eq!(codex["health"], "healthy", "nothing attempted yet: {codex}");
+    assert!(codex["command"]
+        .as_str()
+        .unwrap()
+        .contains("codex-app-server --behave crash"));
+
+    let (_, queued) = server
+        .post_json("/api/v1/jobs/release-check/run", json!({}))
+        .await;
+    let detail = common::until_finished(&server, queued["runId"].as_str().unwrap()).await;
+    assert_eq!(
+        detail["decisions"][0]["reason"], "harness_crashed",
+        "{detail:#}"
+    );
+
+    let view = server.get_json("/api/v1/providers").await;
+    let codex = &view["harnesses"][0];
+    assert_eq!(codex["health"], "down", "{codex:#}");
+    assert_eq!(codex["failuresLastHour"][0]["class"], "harness_crashed");
+    assert!(codex["attemptsLastHour"].as_i64().unwrap() >= 1);
+    let last = &codex["lastFailure"];
+    assert_eq!(last["class"], "harness_crashed");
+    assert_eq!(last["runId"], queued["runId"]);
+    assert!(
+        last["detail"].as_str().unwrap().contains("exited"),
+        "{last}"
+    );
+    let openai = provider(&view, "openai-codex");
+    assert_eq!(
+        openai["circuit"]["failures"], 0,
+        "a crash is not the provider's"
+    );
+    assert_eq!(openai["health"], "down", "{openai:#}");
+    assert_eq!(openai["harnessFailure"]["class"], "harness_crashed");
+
+    let (status, checks) = server
+        .post_json("/api/v1/harnesses/codex/check", json!({}))
+        .await;
+    assert_eq!(status, 200, "{checks}");
+    let checks = checks.as_array().unwrap();
+    assert_eq!(checks.len(), 4, "one per Codex-harness agent: {checks:?}");
+    for check in checks {
+        assert_eq!(check["ok"], false, "{check}");
+        assert_eq!(check["class"], "harness_crashed", "{check}");
+    }
+    let (status, _) = server
+        .post_json("/api/v1/harnesses/nope/check", json!({}))
+        .await;
+    assert_eq!(status, 404);
+    let audit = server.get_json("/api/v1/audit?limit=50").await;
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "harness.check" && e["target"] == "codex"),
+        "{audit:#}"
+    );
+
+    // The console page says it where the operator looks.
+    let (status, page) = server.get("/providers").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("data-harness=\"codex\""), "{page}");
+    assert!(page.contains("data-testid=\"harness-down\""), "{page}");
+    assert!(page.contains("Check handshake"), "{page}");
+    server.stop().await;
+}

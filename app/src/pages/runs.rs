@@ -11,7 +11,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{get_run, get_runs, CancelRun};
 use crate::components::{
-    duration_text, format_utc, live_tick, DecisionTimeline, ErrorBanner, StatusBadge,
+    duration_text, format_utc, live_tick, live_tick_while, DecisionTimeline, ErrorBanner,
+    StatusBadge,
 };
 
 const FILTERS: [&str; 5] = ["agent", "job", "status", "class", "fallback"];
@@ -132,7 +133,10 @@ fn RunRow(run: RunRecord) -> impl IntoView {
 pub fn RunPageView() -> impl IntoView {
     let params = use_params_map();
     let cancel = ServerAction::<CancelRun>::new();
-    let tick = live_tick(1_000);
+    // Polled while the run can still change; a finished or missing run
+    // (404) is final. Other errors (a restarting server) keep polling.
+    let live = RwSignal::new(true);
+    let tick = live_tick_while(1_000, live.into());
     let detail = Resource::new(
         move || {
             (
@@ -143,6 +147,14 @@ pub fn RunPageView() -> impl IntoView {
         },
         |(_, _, id)| get_run(id),
     );
+    Effect::new(move |_| {
+        if let Some(result) = detail.get() {
+            live.set(match result {
+                Ok(d) => !d.run.status.is_final(),
+                Err(e) => e.code != "not_found",
+            });
+        }
+    });
     view! {
         {move || cancel.value().get().and_then(Result::err).map(|e| view! { <ErrorBanner error=e/> })}
         <Transition fallback=|| view! { <p class="loading">"Loading run…"</p> }>

@@ -19,7 +19,7 @@ use tokio::process::Command;
 use super::sandbox;
 use super::workspace::Workspace;
 use crate::config::Sandbox;
-use crate::process::GroupGuard;
+use crate::process::{spawn_tied, GroupGuard};
 
 /// After the deadline has passed and the group was killed, how long to keep
 /// reading output still in the pipes. Only matters when a process outside the
@@ -180,7 +180,9 @@ pub async fn exec(ws: &Workspace, command: &str, limits: &ExecLimits) -> ExecOut
             cmd.pre_exec(move || confinement.enter());
         }
     }
-    let mut child = match cmd.spawn() {
+    // Tied to the server's life (a kill -9 of the server kills the shell;
+    // what it left in its group is reaped at the next start).
+    let mut child = match spawn_tied(cmd) {
         Ok(child) => child,
         Err(e) if confined => {
             return not_started(format!(
@@ -189,8 +191,8 @@ pub async fn exec(ws: &Workspace, command: &str, limits: &ExecLimits) -> ExecOut
         }
         Err(e) => return not_started(format!("could not start `sh`: {e}")),
     };
-    // The Landlock ruleset and its descriptor were moved into `cmd`.
-    drop(cmd);
+    // The Landlock ruleset and its descriptor went with `cmd`, dropped
+    // once spawned.
     // Declared after `child`, so on drop (cancellation) the group is killed
     // before the child handle goes and while the leader is not yet reaped, i.e.
     // while its pid still names this group.

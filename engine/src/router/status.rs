@@ -6,20 +6,51 @@ use std::time::Instant;
 
 use super::{CallContext, Plan, RouteError, Router};
 use crate::config::{Config, ModelRef, ProviderKind};
+use crate::failure::{FailureClass, Layer};
 use crate::health::{
-    Circuit, CircuitState, ClassCount, HealthState, ModelCooldown, ProviderStatus, ProvidersView,
-    TestCallReport,
+    Circuit, CircuitState, ClassCount, DecisionRow, HarnessFailure, HarnessStatus, HealthState,
+    ModelCooldown, ProviderStatus, ProvidersView, TestCallReport,
 };
 use crate::provider::{ChatRequest, Limits, Message};
+use crate::store::Per;
 use crate::{Error, Result};
 
 const HOUR_MS: i64 = 3_600_000;
 
+/// The classes of a harness process failing (crash, handshake, hang, spawn,
+/// protocol), as opposed to the model or the provider behind it.
+fn process_classes() -> Vec<&'static str> {
+    FailureClass::ALL
+        .iter()
+        .filter(|c| c.layer() == Layer::Process)
+        .map(|c| c.as_str())
+        .collect()
+}
+
+fn harness_failure(d: &DecisionRow) -> HarnessFailure {
+    HarnessFailure {
+        class: d.reason.clone(),
+        detail: d.detail.clone(),
+        at_ms: d.at_ms,
+        candidate: d.candidate.clone(),
+        run_id: d.run_id.clone(),
+    }
+}
+
 impl Router {
-    pub async fn providers_view(&self, config: &Config, decisions: i64) -> Result<ProvidersView> {
+    /// `codex_command` is what the Codex harness starts, for its status.
+    pub async fn providers_view(
+        &self,
+        config: &Config,
+        decisions: i64,
+        codex_command: &str,
+    ) -> Result<ProvidersView> {
         let now = self.clock.now_ms();
+        let since = now - HOUR_MS;
+        let process = process_classes();
         let (cooldowns, circuits) = self.store.router_health().await?;
-        let stats = self.store.call_stats(now - HOUR_MS).await?;
+        let stats = self.store.call_stats(since).await?;
+        let latest = self.store.latest_outcomes(Per::Provider, since).await?;
         let providers = config
             .providers
             .iter()
@@ -67,10 +98,18 @@ impl Router {
                             .collect()
                     })
                     .unwrap_or_default();
+                // Its newest attempt ended with the harness process failing:
+                // nothing it offers can be served now, whatever the circuit
+                // (which counts the provider's own failures) says.
+                let harness_failure = latest
+                    .iter()
+                    .find(|d| d.provider == id_str && process.contains(&d.reason.as_str()))
+                    .map(harness_failure);
                 let health = match (
                     circuit.state,
                     cooling.is_empty() && failures_last_hour.is_empty(),
                 ) {
+                    _ if harness_failure.is_some() => HealthState::Down,
                     (CircuitState::Open, _) => HealthState::Down,
                     (CircuitState::HalfOpen, _) | (_, false) => HealthState::Degraded,
                     (CircuitState::Closed, true) => HealthState::Healthy,
@@ -96,13 +135,68 @@ impl Router {
                     failures_last_hour,
                     in_flight: self.clients.in_flight(id) as i64,
                     concurrency: Limits::of(provider).concurrency as i64,
+                    harness_failure,
                 }
             })
             .collect();
+        let codex = self
+            .harness_status("codex", "Codex app-server", codex_command, since)
+            .await?;
         Ok(ProvidersView {
             now_ms: now,
             providers,
+            harnesses: vec![codex],
             decisions: self.store.recent_decisions(None, decisions).await?,
+        })
+    }
+
+    /// One harness's attempts and process failures since `since`, and its
+    /// newest process failure.
+    async fn harness_status(
+        &self,
+        id: &str,
+        name: &str,
+        command: &str,
+        since: i64,
+    ) -> Result<HarnessStatus> {
+        let process = process_classes();
+        let stats = self.store.harness_stats(since).await?;
+        let stat = stats.iter().find(|s| s.provider == id);
+        let failures_last_hour: Vec<ClassCount> = stat
+            .map(|s| {
+                s.failures
+                    .iter()
+                    .filter(|(class, _)| process.contains(&class.as_str()))
+                    .map(|(class, count)| ClassCount {
+                        class: class.clone(),
+                        count: *count,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let latest = self.store.latest_outcomes(Per::Harness, since).await?;
+        let down = latest
+            .iter()
+            .any(|d| d.harness == id && process.contains(&d.reason.as_str()));
+        let health = match (down, failures_last_hour.is_empty()) {
+            (true, _) => HealthState::Down,
+            (false, false) => HealthState::Degraded,
+            (false, true) => HealthState::Healthy,
+        };
+        Ok(HarnessStatus {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            command: command.to_owned(),
+            health,
+            attempts_last_hour: stat.map_or(0, |s| s.calls),
+            succeeded_last_hour: stat.map_or(0, |s| s.succeeded),
+            failures_last_hour,
+            last_failure: self
+                .store
+                .last_failure_in(id, &process)
+                .await?
+                .as_ref()
+                .map(harness_failure),
         })
     }
 

@@ -380,10 +380,9 @@ impl Scheduler {
         if !job.enabled {
             return None;
         }
-        Compiled::new(&job.schedule, now)
+        schedule::first_fire(&job.schedule, now)
             .map_err(|e| tracing::warn!(job = %job.id, error = %e, "job has an invalid schedule; not scheduled"))
             .ok()?
-            .next_after(now)
     }
 
     /// The new state of a job whose fingerprint changed, and which of its
@@ -906,13 +905,16 @@ impl Scheduler {
                     job_id: job.id.clone(),
                     ..JobState::default()
                 });
-                let anchor = state.next_run_at_ms.unwrap_or(now);
                 let mut next_fires = claimed.remove(&job.id).unwrap_or_default();
-                next_fires.extend(
-                    Compiled::new(&job.schedule, anchor)
-                        .map(|c| c.next_n(now, 5))
-                        .unwrap_or_default(),
-                );
+                // A disabled job has no next fire (its stored one is null).
+                if job.enabled {
+                    next_fires.extend(schedule::upcoming(
+                        &job.schedule,
+                        state.next_run_at_ms,
+                        now,
+                        5,
+                    ));
+                }
                 next_fires.sort_unstable();
                 next_fires.dedup();
                 next_fires.truncate(5);

@@ -54,7 +54,10 @@ impl Compiled {
                 Compiled::Every {
                     every_ms: i64::try_from(*every_ms)
                         .map_err(|_| "everyMs is too large".to_owned())?,
-                    anchor_ms: anchor_ms.unwrap_or(created_ms),
+                    // Without an anchor, the whole second it was first seen:
+                    // anchored on the tick's millisecond, an every-minute job
+                    // fired at :00.271 for ever after.
+                    anchor_ms: anchor_ms.unwrap_or_else(|| whole_second(created_ms)),
                 }
             }
             Schedule::At { at_ms } => Compiled::At { at_ms: *at_ms },
@@ -65,8 +68,12 @@ impl Compiled {
     pub fn next_after(&self, after_ms: i64) -> Option<i64> {
         match self {
             Compiled::Cron { cron, tz } => {
+                // Cron times are whole seconds; croner keeps the
+                // milliseconds of the time it starts from (12:00:00.271 →
+                // 12:01:00.271), so it starts from the whole second, which
+                // has the same fires after it.
                 let after = Utc
-                    .timestamp_millis_opt(after_ms)
+                    .timestamp_millis_opt(whole_second(after_ms))
                     .single()?
                     .with_timezone(tz);
                 let next = cron
@@ -121,6 +128,38 @@ impl Compiled {
         }
         out
     }
+}
+
+/// `ms` down to its whole second.
+fn whole_second(ms: i64) -> i64 {
+    ms.div_euclid(1000) * 1000
+}
+
+/// A job's first fire when the scheduler first sees it (or sees it enabled
+/// or rescheduled) at `now`: the first after `now`, so a new job does not
+/// fire at once. An invalid schedule has none.
+pub fn first_fire(schedule: &Schedule, now: i64) -> Result<Option<i64>, String> {
+    Ok(Compiled::new(schedule, now)?.next_after(now))
+}
+
+/// A job's next `n` fires as the scheduler will claim them: its stored next
+/// fire (`stored`, what the next claim takes), then each following one as a
+/// claim computes the next stored fire ([`Compiled::next_after`] of the
+/// previous, anchored on the stored one as `tick` anchors it). A job not
+/// scheduled yet (`None`) starts from [`first_fire`]. The Jobs page, the API's
+/// `nextFires` and `cron list` show this, so the preview is never a second
+/// computation that could disagree with the stored next fire.
+pub fn upcoming(schedule: &Schedule, stored: Option<i64>, now: i64, n: usize) -> Vec<i64> {
+    let Some(first) = stored.or_else(|| first_fire(schedule, now).ok().flatten()) else {
+        return Vec::new();
+    };
+    let Ok(compiled) = Compiled::new(schedule, first) else {
+        return Vec::new();
+    };
+    let mut fires = vec![first];
+    fires.extend(compiled.next_n(first, n.saturating_sub(1)));
+    fires.truncate(n);
+    fires
 }
 
 /// croner walks wall-clock time, so around a fall-back overlap an interval
@@ -221,6 +260,53 @@ mod tests {
         .unwrap()
     }
 
+    /// Fires are whole seconds whatever the millisecond of the time asked
+    /// from; an explicit anchor keeps its own grid.
+    #[test]
+    fn fires_land_on_whole_seconds_or_the_anchor_grid() {
+        let t = utc("2026-11-26T09:00:00Z");
+        let late = t + 271;
+        assert_eq!(cron("* * * * *", "UTC").next_after(late), Some(t + 60_000));
+        assert_eq!(
+            cron("*/5 * * * * *", "UTC").next_after(late),
+            Some(t + 5_000)
+        );
+        assert_eq!(
+            cron("0 9 * * *", "Europe/Berlin").next_after(late),
+            Some(utc("2026-11-27T08:00:00Z"))
+        );
+        let every = |anchor_ms| Schedule::Every {
+            every_ms: 60_000,
+            anchor_ms,
+        };
+        let implicit = Compiled::new(&every(None), late).unwrap();
+        assert_eq!(implicit.next_after(late), Some(t + 60_000));
+        let anchored = Compiled::new(&every(Some(t + 250)), late).unwrap();
+        assert_eq!(anchored.next_after(late), Some(t + 60_250));
+        assert_eq!(first_fire(&every(None), late), Ok(Some(t + 60_000)));
+    }
+
+    /// The preview starts at the stored next fire and follows it as claims do.
+    #[test]
+    fn upcoming_starts_at_the_stored_fire() {
+        let t = utc("2026-11-26T09:00:00Z");
+        let every = Schedule::Every {
+            every_ms: 60_000,
+            anchor_ms: None,
+        };
+        assert_eq!(
+            upcoming(&every, Some(t + 30_000), t, 3),
+            [t + 30_000, t + 90_000, t + 150_000]
+        );
+        assert_eq!(
+            upcoming(&every, None, t + 271, 2),
+            [t + 60_000, t + 120_000]
+        );
+        let once = Schedule::At { at_ms: t };
+        assert_eq!(upcoming(&once, Some(t), t - 1, 5), [t]);
+        assert!(upcoming(&once, None, t, 5).is_empty());
+    }
+
     #[test]
     fn cron_in_a_time_zone() {
         let c = cron("0 9 * * 1-5", "Europe/Berlin");
@@ -306,13 +392,14 @@ mod tests {
         assert_eq!(every.between(0, 181_000, 10).len(), 4);
         let unanchored = Compiled::new(
             &Schedule::Every {
-                every_ms: 10,
+                every_ms: 10_000,
                 anchor_ms: None,
             },
-            5,
+            5_271,
         )
         .unwrap();
-        assert_eq!(unanchored.next_after(7), Some(15));
+        // Anchored on the whole second it was first seen.
+        assert_eq!(unanchored.next_after(7_000), Some(15_000));
         let at = Compiled::new(&Schedule::At { at_ms: 500 }, 0).unwrap();
         assert_eq!(at.next_n(0, 5), [500]);
         assert_eq!(at.next_after(500), None);

@@ -4,7 +4,7 @@ use tokio::sync::broadcast;
 
 use super::Services;
 use crate::doctor::DoctorReport;
-use crate::health::{DecisionRow, ProvidersView, TestCallReport};
+use crate::health::{DecisionRow, HarnessCheck, ProvidersView, TestCallReport};
 use crate::identity::{Actor, Permission};
 use crate::{Error, Result};
 
@@ -12,7 +12,31 @@ impl Services {
     pub async fn providers_view(&self, actor: &Actor) -> Result<ProvidersView> {
         actor.require(Permission::Read)?;
         let config = self.fleet.config().await?;
-        self.router.providers_view(&config, 50).await
+        let command = self.codex.launch(&config.harnesses.codex).command.join(" ");
+        self.router.providers_view(&config, 50, &command).await
+    }
+
+    /// Starts the Codex app-server of every Codex-harness agent through the
+    /// handshake and stops it (what `doctor` checks first): an operator's
+    /// action, since it spawns processes.
+    pub async fn check_harness(&self, actor: &Actor, harness: &str) -> Result<Vec<HarnessCheck>> {
+        self.audited(
+            actor,
+            Permission::Operate,
+            "harness.check",
+            harness,
+            async {
+                if harness != "codex" {
+                    return Err(Error::NotFound {
+                        what: "harness",
+                        id: crate::identity::printable(harness),
+                    });
+                }
+                let config = self.fleet.config().await?;
+                Ok(crate::doctor::harness_checks(&config, &self.codex).await)
+            },
+        )
+        .await
     }
 
     /// One short call to `provider/model` (the provider's first model when

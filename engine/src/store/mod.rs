@@ -27,7 +27,7 @@ mod runs;
 pub use accounts::{SessionRow, TokenRow, UserRow};
 pub use audit::{AuditEvent, AuditFilter, NewAuditEvent};
 pub use revision::{read_revision_body, NewRevision, Revision};
-pub use router::{CallStats, CircuitRow, CooldownRow, DecisionRow, TranscriptEntry};
+pub use router::{CallStats, CircuitRow, CooldownRow, DecisionRow, Per, TranscriptEntry};
 pub use runs::{Fire, LaneCounts, NewRun, Reschedule, RunEnd, RunFilter, JOB_CHANGED};
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};

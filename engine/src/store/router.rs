@@ -32,6 +32,27 @@ pub struct CircuitRow {
     pub probe_until_ms: i64,
 }
 
+/// What attempt statistics are grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Per {
+    Provider,
+    Harness,
+}
+
+impl Per {
+    fn column(self) -> &'static str {
+        match self {
+            Per::Provider => "provider",
+            Per::Harness => "harness",
+        }
+    }
+}
+
+/// An attempt's end: a success or a failure, not a skip; and not a cancel,
+/// which says nothing about the provider or the harness.
+const ATTEMPT_OUTCOME: &str =
+    "decision IN ('candidate_failed', 'candidate_succeeded') AND reason <> 'cancelled'";
+
 /// Calls and failures per provider over a window, by class.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -288,10 +309,24 @@ impl Store {
 
     /// Attempts (succeeded or failed) per provider and class since `since_ms`.
     pub async fn call_stats(&self, since_ms: i64) -> Result<Vec<CallStats>> {
-        let sql = "SELECT provider, decision, reason, COUNT(*) FROM decision \
-                   WHERE at_ms >= $1 AND decision IN ('candidate_failed', 'candidate_succeeded') \
-                   GROUP BY provider, decision, reason ORDER BY provider";
-        let rows: Vec<(String, String, String, i64)> = with_pool!(self, pool => sqlx::query_as(sql)
+        self.attempt_stats(Per::Provider, since_ms).await
+    }
+
+    /// The same per harness (`codex`, `native`); `provider` holds the harness.
+    pub async fn harness_stats(&self, since_ms: i64) -> Result<Vec<CallStats>> {
+        self.attempt_stats(Per::Harness, since_ms).await
+    }
+
+    async fn attempt_stats(&self, per: Per, since_ms: i64) -> Result<Vec<CallStats>> {
+        let col = per.column();
+        // An attempt the run's cancel cut short says nothing about the
+        // provider: counted, one operator's cancel read as "degraded".
+        let sql = format!(
+            "SELECT {col}, decision, reason, COUNT(*) FROM decision \
+             WHERE at_ms >= $1 AND {ATTEMPT_OUTCOME} \
+             GROUP BY {col}, decision, reason ORDER BY {col}"
+        );
+        let rows: Vec<(String, String, String, i64)> = with_pool!(self, pool => sqlx::query_as(&sql)
             .bind(since_ms).fetch_all(pool).await)?;
         let mut stats: Vec<CallStats> = Vec::new();
         for (provider, decision, reason, count) in rows {
@@ -314,6 +349,45 @@ impl Store {
                 .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         }
         Ok(stats)
+    }
+
+    /// The newest attempt outcome since `since_ms` per provider or per
+    /// harness (a cancel left out, as in [`Self::call_stats`]).
+    pub async fn latest_outcomes(&self, per: Per, since_ms: i64) -> Result<Vec<DecisionRow>> {
+        let col = per.column();
+        let sql = format!(
+            "SELECT {DECISION_COLUMNS} FROM decision WHERE decision_id IN \
+             (SELECT MAX(decision_id) FROM decision WHERE at_ms >= $1 AND {ATTEMPT_OUTCOME} GROUP BY {col})"
+        );
+        let rows: Vec<DecisionTuple> = with_pool!(self, pool => sqlx::query_as(&sql)
+            .bind(since_ms).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(decision_from).collect())
+    }
+
+    /// The newest failed attempt in `harness` whose class is one of
+    /// `classes`, however old.
+    pub async fn last_failure_in(
+        &self,
+        harness: &str,
+        classes: &[&str],
+    ) -> Result<Option<DecisionRow>> {
+        // The classes are the failure taxonomy's own names, never input.
+        debug_assert!(classes
+            .iter()
+            .all(|c| c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
+        let list = classes
+            .iter()
+            .map(|c| format!("'{c}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {DECISION_COLUMNS} FROM decision WHERE harness = $1 \
+             AND decision = 'candidate_failed' AND reason IN ({list}) \
+             ORDER BY decision_id DESC LIMIT 1"
+        );
+        let row: Option<DecisionTuple> = with_pool!(self, pool => sqlx::query_as(&sql)
+            .bind(harness).fetch_optional(pool).await)?;
+        Ok(row.map(decision_from))
     }
 
     /// Appends a transcript entry; one larger than

@@ -12,14 +12,14 @@ use crate::{Error, Result};
 
 /// The job-state half of closing a run, inside the caller's transaction
 /// (a macro: the statement is the same on both backends, the transaction
-/// types are not).
+/// types are not). `$streak` is [`streak_step`] of the run's status.
 macro_rules! close_job_state {
-    ($tx:expr, $run_id:expr, $status:expr, $error:expr, $class:expr, $ok:expr, $now:expr) => {
+    ($tx:expr, $run_id:expr, $status:expr, $error:expr, $class:expr, $streak:expr, $now:expr) => {
         sqlx::query(
             "UPDATE job_state SET running_at_ms = NULL, last_run_at_ms = $2, last_status = $3, \
              last_error = $4, last_error_class = $5, \
              last_duration_ms = (SELECT duration_ms FROM run WHERE run_id = $1), \
-             consecutive_errors = CASE WHEN $6 = 1 THEN 0 ELSE consecutive_errors + 1 END, updated_at_ms = $2 \
+             consecutive_errors = CASE WHEN $6 < 0 THEN 0 ELSE consecutive_errors + $6 END, updated_at_ms = $2 \
              WHERE job_id = (SELECT job_id FROM run WHERE run_id = $1)",
         )
         .bind($run_id)
@@ -27,10 +27,21 @@ macro_rules! close_job_state {
         .bind($status)
         .bind($error)
         .bind($class)
-        .bind(i64::from($ok))
+        .bind($streak)
         .execute(&mut *$tx)
         .await
     };
+}
+
+/// How a run's end moves its job's `consecutive_errors`: `-1` resets it (a
+/// success), `0` leaves it (a cancel, the operator's or a shutdown's: not
+/// the job failing, and not a success either), `1` adds one.
+fn streak_step(status: RunStatus) -> i64 {
+    match status {
+        RunStatus::Ok => -1,
+        RunStatus::Cancelled => 0,
+        _ => 1,
+    }
 }
 
 #[derive(FromRow)]
@@ -595,7 +606,7 @@ impl Store {
     /// `false` if the run was not running (already reaped or finished).
     /// The error text is cut at [`MAX_DETAIL_BYTES`].
     pub async fn finish_run(&self, run_id: &str, end: &RunEnd<'_>, now_ms: i64) -> Result<bool> {
-        let ok = end.status == RunStatus::Ok;
+        let streak = streak_step(end.status);
         let error = end.error.map(|e| clip(e, MAX_DETAIL_BYTES));
         let error = error.as_deref();
         with_pool!(self, pool => {
@@ -613,7 +624,7 @@ impl Store {
                 tx.rollback().await?;
                 return Ok(false);
             }
-            close_job_state!(tx, run_id, end.status.as_str(), error, end.error_class, ok, now_ms)?;
+            close_job_state!(tx, run_id, end.status.as_str(), error, end.error_class, streak, now_ms)?;
             tx.commit().await?;
             Ok(true)
         })
@@ -680,7 +691,7 @@ impl Store {
                      cron_slot = NULL, lease_until_ms = NULL WHERE run_id = $1 AND status = 'running'")
                     .bind(&run_id).bind(now_ms).bind(&why).execute(&mut *tx).await?.rows_affected();
                 if n == 1 {
-                    close_job_state!(tx, &run_id, "error", Some(why.as_str()), Some("abandoned"), false, now_ms)?;
+                    close_job_state!(tx, &run_id, "error", Some(why.as_str()), Some("abandoned"), streak_step(RunStatus::Error), now_ms)?;
                 }
                 tx.commit().await?;
                 Ok::<bool, sqlx::Error>(n == 1)

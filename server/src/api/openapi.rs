@@ -15,7 +15,7 @@ use crate::AppState;
         agents::list, agents::get_one, agents::update_harness, agents::drill_options, agents::drill,
         config::current, config::replace, config::validate, config::revisions, config::revision,
         config::diff, config::rollback, config::import, config::export,
-        providers::list, providers::test_call, providers::decisions, providers::stream,
+        providers::list, providers::test_call, providers::check_harness, providers::decisions, providers::stream,
         jobs::list, jobs::run_now, jobs::enable, jobs::disable, jobs::runs, jobs::run, jobs::cancel,
         doctor::run,
         accounts::users, accounts::add_user, accounts::update_user, accounts::tokens,

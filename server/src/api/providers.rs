@@ -1,12 +1,13 @@
-//! `/api/v1/providers` and `/api/v1/decisions`: provider health, test calls,
-//! and the router's decisions (stored, and live over SSE).
+//! `/api/v1/providers` and `/api/v1/decisions`: provider and harness health,
+//! test calls, the harness handshake check, and the router's decisions
+//! (stored, and live over SSE).
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use engine::health::{DecisionRow, ProvidersView, TestCallReport};
+use engine::health::{DecisionRow, HarnessCheck, ProvidersView, TestCallReport};
 use futures_util::stream::Stream;
 use serde::Deserialize;
 use std::convert::Infallible;
@@ -22,6 +23,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/providers", get(list))
         .route("/providers/{id}/test", post(test_call))
+        .route("/harnesses/{id}/check", post(check_harness))
         .route("/decisions", get(decisions))
         .route(
             "/decisions/stream",
@@ -67,6 +69,21 @@ pub(super) async fn test_call(
             .test_call(&actor, &id, body.model.as_deref())
             .await?,
     ))
+}
+
+/// Starts the harness (`codex`: the Codex app-server) for every agent that
+/// runs candidates in it, through the handshake, and stops it; the report
+/// per agent. Needs the operator role (it spawns processes) and is audited
+/// (`harness.check`). A failed handshake is a 200 with `ok: false`.
+#[utoipa::path(post, path = "/api/v1/harnesses/{id}/check", tag = "providers",
+    params(("id" = String, Path, description = "harness id: `codex`")),
+    responses((status = 200, body = [HarnessCheck]), (status = 403, body = AppError), (status = 404, body = AppError)))]
+pub(super) async fn check_harness(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<HarnessCheck>>> {
+    Ok(Json(state.services.check_harness(&actor, &id).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
-use crate::process::GroupGuard;
+use crate::process::{spawn_tied, GroupGuard};
 
 /// Bytes of stderr kept for the error detail.
 const STDERR_TAIL: usize = 2048;
@@ -101,8 +101,8 @@ impl Peer {
             .into_iter()
             .chain(key_env)
             .filter_map(|name| std::env::var_os(name).map(|value| (name, value)));
-        let mut child = Command::new(program)
-            .args(args)
+        let mut cmd = Command::new(program);
+        cmd.args(args)
             .env_clear()
             .envs(passed)
             .env("CODEX_HOME", codex_home)
@@ -116,8 +116,10 @@ impl Peer {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
-            .kill_on_drop(true)
-            .spawn()?;
+            .kill_on_drop(true);
+        // Tied to the server's life: a kill -9 of the server must not leave
+        // an app-server running (it does not stop at stdin EOF mid-turn).
+        let mut child = spawn_tied(cmd)?;
         let group = GroupGuard::new(child.id());
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr_pipe = child.stderr.take().expect("piped stderr");

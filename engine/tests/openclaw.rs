@@ -506,7 +506,7 @@ fn real_openclaw_files_import_with_every_key_accounted_for() {
     assert_eq!(fallback("proxy"), HarnessFallback::None);
 }
 
-/// 7. `fallback: codex` is not OpenClaw's: imported as Switchyard's own
+/// Point 7: `fallback: codex` is not OpenClaw's: imported as Switchyard's own
 /// value, and reported as a problem rather than passed silently.
 #[test]
 fn an_openclaw_file_with_fallback_codex_is_reported() {

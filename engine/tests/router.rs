@@ -359,6 +359,36 @@ async fn context_overflow_moves_to_a_larger_window(db: &TestDb) {
     );
 }
 
+/// Windows are per model: two models of one provider with different windows
+/// are not treated alike (a real Ollama provider serves 200k and 8k models).
+async fn the_larger_window_is_the_models_own(db: &TestDb) {
+    let rig = rig(
+        db,
+        &[
+            ("p/small", "context_overflow"),
+            ("p/same", "ok"),
+            ("p/big", "ok"),
+        ],
+        json!({"p": {"models": [
+            {"id": "small", "contextWindow": 8192},
+            {"id": "same", "contextWindow": 8192},
+            {"id": "big", "contextWindow": 200000}
+        ]}}),
+    )
+    .await;
+    let served = rig.call("ctx-model").await.unwrap();
+    assert_eq!(served.candidate.to_string(), "p/big");
+    assert_eq!(
+        rig.decisions("ctx-model").await[1],
+        d(
+            "skip_candidate",
+            "p/same",
+            "context_overflow",
+            Some("p/big")
+        )
+    );
+}
+
 /// Five provider-health failures in a row open the provider's circuit: all
 /// its models are skipped; after the open period exactly one caller probes.
 async fn circuit_opens_and_admits_one_probe(db: &TestDb) {
@@ -584,6 +614,7 @@ on_both_backends!(
     short_retry_after_is_retried_a_bounded_number_of_times,
     transient_failures_need_two_in_a_row,
     context_overflow_moves_to_a_larger_window,
+    the_larger_window_is_the_models_own,
     circuit_opens_and_admits_one_probe,
     cooldowns_survive_restart_and_are_shared,
     missing_key_is_skipped_and_a_key_never_leaks,

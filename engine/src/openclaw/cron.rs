@@ -41,16 +41,7 @@ pub(super) fn import(
     };
     for (i, j) in list.iter().enumerate() {
         let path = format!("jobs.json jobs[{i}]");
-        let Some(obj) = j.as_object() else {
-            r.problems
-                .push(Problem::new(&path, "not an object; skipped"));
-            continue;
-        };
-        let Some(id) = obj.get("id").and_then(Value::as_str) else {
-            r.problems.push(Problem::new(
-                format!("{path}.id"),
-                "job without an id; skipped",
-            ));
+        let Some((obj, id)) = super::import::object_with_id(j, &path, "job", r) else {
             continue;
         };
         let Some(schedule) = schedule(obj.get("schedule"), &format!("{path}.schedule"), r) else {

@@ -241,6 +241,29 @@ fn take_literal_secrets(value: &mut Value, path: &str, r: &mut ImportReport) {
     }
 }
 
+/// A list item that must be an object with a string `id` (an agent, a
+/// job); anything else is skipped with a problem line.
+pub(super) fn object_with_id<'a>(
+    item: &'a Value,
+    path: &str,
+    what: &str,
+    r: &mut ImportReport,
+) -> Option<(&'a Map<String, Value>, &'a str)> {
+    let Some(obj) = item.as_object() else {
+        r.problems
+            .push(Problem::new(path, "not an object; skipped"));
+        return None;
+    };
+    let Some(id) = obj.get("id").and_then(Value::as_str) else {
+        r.problems.push(Problem::new(
+            format!("{path}.id"),
+            format!("{what} without an id; skipped"),
+        ));
+        return None;
+    };
+    Some((obj, id))
+}
+
 /// `${NAME}` → `{"env": "NAME"}`.
 pub(super) fn env_ref(value: &str) -> Option<Value> {
     let name = value.strip_prefix("${")?.strip_suffix('}')?;

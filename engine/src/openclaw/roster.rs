@@ -60,16 +60,7 @@ impl Roster<'_> {
             };
             for (i, a) in list.iter().enumerate() {
                 let path = format!("agents.{key}[{i}]");
-                let Some(obj) = a.as_object() else {
-                    r.problems
-                        .push(Problem::new(&path, "not an object; skipped"));
-                    continue;
-                };
-                let Some(id) = obj.get("id").and_then(Value::as_str) else {
-                    r.problems.push(Problem::new(
-                        format!("{path}.id"),
-                        "agent without an id; skipped",
-                    ));
+                let Some((obj, id)) = super::import::object_with_id(a, &path, "agent", r) else {
                     continue;
                 };
                 let id = unique_id(id, &entries, &path, r);

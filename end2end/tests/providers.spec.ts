@@ -41,7 +41,10 @@ test("the providers page renders complete without JavaScript", async ({ browser,
   const context = await loggedInContext(browser, server.url, { javaScriptEnabled: false });
   const page = await context.newPage();
   await page.goto(`${server.url}/providers`);
-  await expect(page.locator("article.provider")).toHaveCount(3);
+  // Three provider cards, and the Codex app-server's health card beside them.
+  await expect(page.locator("article[data-provider]")).toHaveCount(3);
+  await expect(page.locator("article[data-harness]")).toHaveCount(1);
+  await expect(page.locator("article[data-harness]")).toContainText("Check handshake");
   await expect(provider(page, "openrouter")).toContainText("in-process sim");
   await expect(provider(page, "openai-codex")).toContainText("Codex app-server");
   await context.close();

@@ -76,7 +76,13 @@ impl Roster<'_> {
                 let path = format!("agents.entries.{id}");
                 let obj = a.as_object().cloned().unwrap_or_default();
                 let mut e = self.agent(&obj, &path, r);
-                let own = self.runtime_of(Some(&obj), defaults_in, &path, r);
+                // An entry without a model of its own has the defaults'
+                // runtime, already read (and reported) once above.
+                let own = if obj.contains_key("model") || obj.contains_key("models") {
+                    self.runtime_of(Some(&obj), defaults_in, &path, r)
+                } else {
+                    default_runtime.clone()
+                };
                 match (own, &default_runtime) {
                     (Some(own), d) if Some(&own) != d.as_ref() => {
                         e.insert("embeddedHarness".into(), own);
